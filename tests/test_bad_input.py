@@ -1,0 +1,57 @@
+"Bad input to the foundation fails with the right error type and a message naming the argument."
+import numpy as np, pytest, torch
+from privbook import core, data, models, metrics
+
+x = torch.rand(2, 1, 28, 28)
+tiny = models.build('resnet18', 10, in_channels=1, image_size=28)
+
+CASES = [
+    # (callable, error type, argument named in the message)
+    (lambda: data.load('imagenet-21k'), ValueError, 'name'),                       # unknown dataset
+    (lambda: data.load(42), TypeError, 'name'),                                    # dataset name not a string
+    (lambda: data.load('mnist', root='/no/such/root'), FileNotFoundError, 'root'),  # missing root
+    (lambda: data.load('olivetti', root='/no/such/root'), FileNotFoundError, 'root'),
+    (lambda: data.load('mnist5k', split='validation'), ValueError, 'split'),       # bad split
+    (lambda: data.load('mnist5k', size=0), ValueError, 'size'),
+    (lambda: data.load('mnist5k', size=10**7), ValueError, 'size'),
+    (lambda: data.load('mnist5k', channels=4), ValueError, 'channels'),
+    (lambda: data.load('mnist5k', image_size=(0, 5)), ValueError, 'image_size'),
+    (lambda: data.load('imagefolder:/no/such/folder'), FileNotFoundError, 'name'),
+    (lambda: models.build('resnet1000', 10), ValueError, 'arch'),                  # unknown architecture
+    (lambda: models.build('vgg16', 10, in_channels=2), ValueError, 'in_channels'),  # wrong channel count
+    (lambda: models.build('vgg16', 1), ValueError, 'num_classes'),
+    (lambda: models.build('vgg16', 10, image_size=4), ValueError, 'image_size'),
+    (lambda: models.build('vgg16', 10, pretrained='/no/weights.pth'), FileNotFoundError, 'pretrained'),
+    (lambda: models.predict(tiny, x*2), ValueError, 'x'),                          # images out of [0,1]
+    (lambda: models.predict(tiny, x[0]), ValueError, 'x'),                         # wrong rank
+    (lambda: models.predict(tiny, x.masked_fill(x > .5, float('nan'))), ValueError, 'x'),  # NaN
+    (lambda: models.predict(tiny, (x*255).to(torch.uint8)), TypeError, 'x'),      # wrong dtype
+    (lambda: models.predict(tiny, x.numpy()), TypeError, 'x'),
+    (lambda: models.accuracy(tiny, x, torch.zeros(3, dtype=torch.long)), ValueError, 'y'),  # label count
+    (lambda: models.accuracy(tiny, x, torch.zeros(2)), TypeError, 'y'),            # label dtype
+    (lambda: core.get_scale('huge'), ValueError, 'scale'),                        # bad scale name
+    (lambda: core.get_scale('smoke').pick(cpu=1), ValueError, 'by_scale'),
+    (lambda: core.get_device('quantum'), ValueError, 'device'),
+    (lambda: core.seed_everything('0'), TypeError, 'seed'),
+    (lambda: core.check_images(x, channels=3), ValueError, 'x'),
+    (lambda: core.check_positive(-1., 'eps'), ValueError, 'eps'),
+    (lambda: core.check_positive(0, 'steps', integer=True, minimum=1), ValueError, 'steps'),
+    (lambda: metrics.mse(x, x[:1]), ValueError, 'b'),
+    (lambda: metrics.attack_success_rate(0.5, 0), ValueError, 'acc_clean'),
+    (lambda: core.read_results('/no/such/results'), FileNotFoundError, 'path'),
+]
+
+@pytest.mark.parametrize('i', range(len(CASES)))
+def test_bad_input(i):
+    f, err, arg = CASES[i]
+    with pytest.raises(err) as e: f()
+    assert arg in str(e.value), f'message does not name {arg!r}: {e.value}'
+
+def test_fit_rejects_non_dataset_images():
+    bad = torch.utils.data.TensorDataset(x*3, torch.zeros(2, dtype=torch.long))
+    with pytest.raises(ValueError, match='train'): models.fit(tiny, bad)
+
+def test_nothing_silently_changed():
+    "Inputs are never modified in place by the checks or by prediction."
+    x0 = x.clone(); models.predict(tiny, x); core.check_images(x)
+    assert torch.equal(x, x0)

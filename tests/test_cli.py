@@ -1,0 +1,78 @@
+"The privbook console script: --version, datasets, run (with papermill), reproduce filters and errors."
+import json, subprocess, sys, pathlib
+import nbformat, pytest
+import privbook
+from privbook import cli, core
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+def sh(*args, cwd=ROOT):
+    exe = pathlib.Path(sys.executable).parent/'privbook'  # the installed console script
+    return subprocess.run([str(exe), *args], capture_output=True, text=True, cwd=cwd, timeout=300)
+
+def tiny_nb(path, body="run.rec.log('k', k)"):
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("scale = 'smoke'\ndevice = 'auto'\ndata_root = None\nseed = 0\nout_dir = None\nk = 1", metadata={'tags': ['parameters']}),
+        nbformat.v4.new_code_cell(f"from privbook import core\nrun = core.setup_run('tiny', scale, 'cpu', seed, out_dir)\n{body}")])
+    nbformat.write(nb, path); return path
+
+def test_version():
+    r = sh('--version')
+    assert r.returncode == 0 and privbook.__version__ in r.stdout
+
+def test_console_script_entry_point():
+    from importlib.metadata import entry_points
+    eps = [e for e in entry_points(group='console_scripts') if e.name == 'privbook']
+    assert eps and eps[0].value == 'privbook.cli:main'
+
+def test_datasets_lists_every_dataset(tmp_path):
+    r = sh('datasets', '--data-root', str(tmp_path))
+    assert r.returncode == 0
+    for name in ('mnist5k', 'digits', 'mnist', 'fashion_mnist', 'cifar10', 'olivetti'): assert name in r.stdout
+    assert str(tmp_path) in r.stdout
+
+def test_datasets_with_shared_root(shared_data):
+    r = sh('datasets', '--data-root', str(shared_data))
+    line = next(l for l in r.stdout.splitlines() if l.strip().startswith('mnist '))
+    assert 'True' in line
+
+def test_run_writes_notebook_html_and_results(tmp_path):
+    nb = tiny_nb(tmp_path/'tiny.ipynb')
+    r = sh('run', str(nb), '--scale', 'smoke', '--out', str(tmp_path/'runs'), '-p', 'k', '5')
+    assert r.returncode == 0, r.stderr
+    run_dir = next((tmp_path/'runs').iterdir())
+    assert (run_dir/'tiny.ipynb').exists() and (run_dir/'tiny.html').exists()
+    df = core.read_results(run_dir/'results')
+    assert df.value.tolist() == [5] and df.scale.tolist() == ['smoke']
+
+def test_failing_notebook_points_at_executed_copy(tmp_path):
+    nb = tiny_nb(tmp_path/'boom.ipynb', body="raise RuntimeError('boom')")
+    r = sh('run', str(nb), '--scale', 'smoke', '--out', str(tmp_path/'runs'))
+    assert r.returncode == 2
+    assert 'boom' in r.stderr and 'executed copy' in r.stderr and str(tmp_path/'runs') in r.stderr
+
+def test_bad_scale_and_unknown_notebook(tmp_path):
+    r = sh('run', 'no_such_notebook', '--scale', 'smoke')
+    assert r.returncode == 2 and 'notebook' in r.stderr
+    r = sh('reproduce', '--scale', 'gigantic')
+    assert r.returncode == 2 and 'scale' in r.stderr
+
+def test_reproduce_only_filters(tmp_path):
+    (tmp_path/'settings.ini').write_text('[DEFAULT]\n'); nbs = tmp_path/'nbs'; nbs.mkdir()
+    tiny_nb(nbs/'11_fmd_demo.ipynb'); tiny_nb(nbs/'41_fakegrad_demo.ipynb')
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell('1')]), nbs/'00_core.ipynb')
+    assert [p.name for p in cli.experiment_notebooks(nbs)] == ['11_fmd_demo.ipynb', '41_fakegrad_demo.ipynb']
+    assert [p.name for p in cli.experiment_notebooks(nbs, 'fmd')] == ['11_fmd_demo.ipynb']
+    r = sh('reproduce', '--scale', 'smoke', '--only', 'fakegrad', '--out', str(tmp_path/'runs'), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert 'tiny' in r.stdout and 'fmd' not in r.stdout.split('run folder')[-1].split('\n')[0]
+    r = sh('reproduce', '--scale', 'smoke', '--only', 'nothing-matches', cwd=tmp_path)
+    assert r.returncode == 2 and 'only' in r.stderr
+
+def test_every_experiment_notebook_has_standard_parameters():
+    for p in cli.experiment_notebooks(ROOT/'nbs'):
+        nb = json.loads(p.read_text())
+        src = ''.join(next(c for c in nb['cells'] if 'parameters' in c.get('metadata', {}).get('tags', []))['source'])
+        for name in ('scale', 'device', 'data_root', 'seed', 'out_dir'):
+            assert f'{name} =' in src or f'{name}=' in src, f'{p.name}: parameters cell lacks {name}'
+        assert "scale = 'smoke'" in src, f'{p.name}: default scale must be smoke'
