@@ -23,8 +23,9 @@ $(VENV)/.installed: settings.ini setup.py
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $@
 
+# two notebooks at a time, one thread each: two 2-thread torch processes on 2 cores only fight
 test: install
-	$(BIN)/nbdev_test --n_workers 2 --timing
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 	$(BIN)/python -m pytest -q tests
 
 reproduce: install
