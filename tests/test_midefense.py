@@ -1,0 +1,107 @@
+"Properties of privbook.midefense: the label never changes, the noise stays in the budget, the models are untouched."
+import math
+import pytest, torch, torch.nn as nn
+from hypothesis import given, settings, strategies as st, HealthCheck
+from privbook import midefense as M
+
+torch.set_num_threads(1)
+K = 6
+INV = M.Inversion(K, 1, 8, ngf=4, hidden=1)          # tiny inversion model: 8x8 images
+CLF = nn.Sequential(nn.Flatten(), nn.Linear(64, K))  # any module returning logits
+
+def _logit_rows(draw_k=K):
+    val = st.floats(-50, 50, allow_nan=False, allow_infinity=False, width=32)
+    plain = st.lists(val, min_size=draw_k, max_size=draw_k)
+    const = val.map(lambda v: [v] * draw_k)                                # every entry ties
+    tied = st.tuples(plain, st.integers(0, draw_k - 1), st.integers(0, draw_k - 1)).map(
+        lambda t: [max(t[0]) if i in (t[1], t[2]) else v for i, v in enumerate(t[0])])  # ties at the maximum
+    coarse = st.lists(st.integers(-2, 2).map(float), min_size=draw_k, max_size=draw_k)  # many ties
+    return st.one_of(plain, const, tied, coarse)
+
+def _top_strict(q, label):
+    ql = q.gather(1, label[:, None])
+    return (ql > q.scatter(1, label[:, None], -1.0).amax(1, keepdim=True)).all().item()
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=st.lists(_logit_rows(), min_size=1, max_size=8),
+       steps=st.integers(0, 4), step_size=st.floats(0.01, 5), eps=st.floats(1e-7, 20),
+       p=st.sampled_from([1, 2, 3, math.inf, 'inf']), with_x=st.booleans(), seed=st.integers(0, 2**16))
+def test_label_never_changes_and_noise_in_budget(rows, steps, step_size, eps, p, with_x, seed):
+    c0 = torch.tensor(rows, dtype=torch.float32)
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(len(c0), 1, 8, 8, generator=g) if with_x else None
+    q, c = M.defend_logits(c0, INV, x=x, steps=steps, step_size=step_size, eps=eps, p=p, return_logits=True, generator=g)
+    label = c0.argmax(1)                               # torch's convention: the first maximum
+    assert torch.equal(q.argmax(1), label)
+    assert _top_strict(q, label)                       # ties are broken in favour of the original label
+    assert torch.isfinite(q).all() and (q >= 0).all()
+    assert torch.allclose(q.sum(1), torch.ones(len(q)), atol=1e-5)
+    order = math.inf if p == 'inf' else p
+    n = (c.double() - c0.double())
+    assert (torch.linalg.vector_norm(n, ord=order, dim=1) <= eps * (1 + 1e-5) + 1e-5).all()
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(_logit_rows(), min_size=1, max_size=6), method=st.sampled_from(list(M.POSTPROCESSORS)), seed=st.integers(0, 99))
+def test_label_modifier_keeps_label_for_every_postprocessor(rows, method, seed):
+    pr = torch.softmax(torch.tensor(rows), 1)
+    q = M.postprocess(pr, method, label_modifier=True, generator=torch.Generator().manual_seed(seed))
+    assert torch.equal(q.argmax(1), pr.argmax(1)) and _top_strict(q, pr.argmax(1))
+
+def test_models_untouched_and_modes_restored():
+    clf = M.Classifier(K, 1, 8, ndf=4).train()
+    inv = M.Inversion(K, 1, 8, ngf=4, hidden=1).train()
+    inv.decoder[1].eval()                              # a mixed train/eval state must come back as it was
+    modes = [m.training for m in list(clf.modules()) + list(inv.modules())]
+    req = [p.requires_grad for p in list(clf.parameters()) + list(inv.parameters())]
+    state = {k: v.clone() for k, v in list(clf.state_dict().items()) + [('i' + k, v) for k, v in inv.state_dict().items()]}
+    x = torch.rand(5, 1, 8, 8)
+    q = M.defend(clf, x, inv, steps=3, step_size=0.5, eps=1.0)
+    assert [m.training for m in list(clf.modules()) + list(inv.modules())] == modes
+    assert [p.requires_grad for p in list(clf.parameters()) + list(inv.parameters())] == req
+    after = dict(list(clf.state_dict().items()) + [('i' + k, v) for k, v in inv.state_dict().items()])
+    assert all(torch.equal(v, after[k]) for k, v in state.items())   # BN running stats too
+    assert all(p.grad is None for p in list(clf.parameters()) + list(inv.parameters()))
+    assert torch.equal(q.argmax(1), M.logits_of(clf, x).argmax(1))
+
+def test_arbitrary_modules():
+    f = nn.Sequential(nn.Flatten(), nn.Linear(64, 4))
+    a = nn.Sequential(nn.Linear(4, 64), nn.Sigmoid(), nn.Unflatten(1, (1, 8, 8)))
+    x = torch.rand(7, 1, 8, 8)
+    q = M.defend(f, x, a, steps=5, step_size=0.3, eps=2.0, p=2)
+    assert q.shape == (7, 4) and torch.equal(q.argmax(1), f(x).argmax(1))
+
+def test_defense_moves_the_reconstruction():
+    torch.manual_seed(0)
+    c0 = torch.randn(16, K) * 2; x = torch.rand(16, 1, 8, 8)
+    q = M.defend_logits(c0, INV, x=x, steps=10, step_size=0.5, eps=5.0)
+    with torch.no_grad():
+        e0 = (INV.eval()(torch.softmax(c0, 1)) - x).pow(2).mean(); e1 = (INV(q) - x).pow(2).mean()
+    assert e1 > e0   # it maximizes the defender model's reconstruction error
+
+@pytest.mark.parametrize('kw,arg', [(dict(eps=0), 'eps'), (dict(eps=-1.0), 'eps'), (dict(eps=float('nan')), 'eps'),
+                                    (dict(steps=-1), 'steps'), (dict(steps=1.5), 'steps'), (dict(step_size=0), 'step_size'),
+                                    (dict(step_size=-0.1), 'step_size'), (dict(p='l7'), 'p'), (dict(p=0), 'p'), (dict(p=0.5), 'p'),
+                                    (dict(p=None), 'p')])
+def test_bad_arguments_named(kw, arg):
+    with pytest.raises((ValueError, TypeError), match=f'^{arg}:'):
+        M.defend_logits(torch.randn(3, K), INV, x=torch.rand(3, 1, 8, 8), **kw)
+    with pytest.raises((ValueError, TypeError), match=f'^{arg}:'):
+        M.defend(CLF, torch.rand(3, 1, 8, 8), INV, **kw)
+
+@pytest.mark.parametrize('bad', [float('nan'), float('inf'), -float('inf')])
+def test_non_finite_logits(bad):
+    c = torch.randn(3, K); c[1, 2] = bad
+    with pytest.raises(ValueError, match='^logits:'): M.defend_logits(c, INV)
+    clf = nn.Sequential(nn.Flatten(), nn.Linear(64, K)); nn.init.constant_(clf[1].bias, bad)
+    with pytest.raises(ValueError, match='^classifier'): M.defend(clf, torch.rand(3, 1, 8, 8), INV)
+
+def test_shape_mismatches():
+    with pytest.raises(ValueError, match='^inversion:'): M.defend_logits(torch.randn(3, K + 1), INV)
+    with pytest.raises(ValueError, match='^inversion:'): M.defend(nn.Sequential(nn.Flatten(), nn.Linear(64, K + 2)), torch.rand(3, 1, 8, 8), INV)
+    a = nn.Sequential(nn.Linear(4, 64), nn.Sigmoid(), nn.Unflatten(1, (1, 8, 8)))   # no nz attribute: found by running it
+    with pytest.raises(ValueError, match='^inversion:'): M.defend_logits(torch.randn(3, 5), a, x=torch.rand(3, 1, 8, 8))
+    with pytest.raises(ValueError, match='^x:'): M.defend_logits(torch.randn(3, K), INV, x=torch.rand(3, 1, 16, 16))
+    with pytest.raises(ValueError, match='^x:'): M.defend_logits(torch.randn(3, K), INV, x=torch.rand(4, 1, 8, 8))
+    with pytest.raises(ValueError, match='^logits:'): M.defend_logits(torch.randn(K), INV)
+    with pytest.raises(TypeError, match='^logits:'): M.defend_logits(torch.randint(0, 3, (3, K)), INV)
+    with pytest.raises(ValueError, match='^x:'): M.defend(CLF, torch.rand(3, 1, 8, 8) + 2, INV)
