@@ -77,14 +77,24 @@ def _probe_final(model, name, fc):
     "Raise if `fc`'s output is not the model's output (needs `model.input_shape`)."
     shape = getattr(model, 'input_shape', None)
     if shape is None: return
-    got = []
-    h = fc.register_forward_hook(lambda m, i, o: got.append(o))
+    # the model's output must be fc's output itself: shifting fc's output by +-1000 (alternating signs, so a
+    # following ReLU / softmax / scaling cannot pass it through unchanged) must shift the model's output by the same
+    got, shift = [], []
+    def hook(m, i, o):
+        got.append(o)
+        if shift: return o + shift[0]
+    h = fc.register_forward_hook(hook)
     was = model.training; model.eval()
     try:
         p = next(model.parameters())
-        with torch.no_grad(): out = model(torch.rand(1, *shape, device=p.device, dtype=p.dtype))
+        x = torch.rand(1, *shape, device=p.device, dtype=p.dtype)
+        with torch.no_grad():
+            out = model(x)
+            if got and isinstance(out, torch.Tensor) and out.shape == got[-1].shape:
+                shift.append(1000 * (1 - 2 * (torch.arange(out.shape[-1], device=out.device) % 2)).to(out.dtype))
+                out2 = model(x)
     finally: h.remove(); model.train(was)
-    if not got or not isinstance(out, torch.Tensor) or not torch.equal(got[-1], out):
+    if not shift or not torch.equal(got[0], out) or not torch.allclose(out2 - out, shift[0].expand_as(out), atol=1e-2):
         raise ValueError(f"layer: {name!r} is not the model's final layer (its output is not the model's output); "
                          f"Fake Gradient needs a classifier that ends in a fully connected layer, or name it with layer=...")
 
