@@ -13,7 +13,7 @@ from torch.utils.data import TensorDataset
 from .core import check_images, cache_dir
 
 # %% auto #0
-__all__ = ['DATASETS', 'SPLITS', 'data_root', 'Spec', 'register', 'load', 'available']
+__all__ = ['DATASETS', 'SPLITS', 'data_root', 'Spec', 'register', 'stratified_split', 'load', 'available']
 
 # %% ../nbs/01_data.ipynb #b26e1d1b
 def data_root(root:str|Path|None=None # explicit root; wins over the environment
@@ -37,8 +37,14 @@ def register(name, classes, channels, size, embedded=False, where='', how=''):
     return deco
 
 # %% ../nbs/01_data.ipynb #70cfd0df
-def _stratified_split(y, test_frac, seed=0):
-    "Indices (train, test) with `test_frac` of every class in test, fixed by `seed`."
+def stratified_split(y:np.ndarray, # integer labels, one per example
+                     test_frac:float, # fraction of every class that goes to the test part, in (0, 1)
+                     seed:int=0, # seed of the permutation
+                    )->tuple[np.ndarray, np.ndarray]:
+    "Sorted indices (train, test) with `test_frac` of every class in test, fixed by `seed`."
+    y = np.asarray(y)
+    if y.ndim != 1: raise ValueError(f"y: expected a 1-D array of labels, got shape {y.shape}")
+    if not 0 < test_frac < 1: raise ValueError(f"test_frac: expected a fraction in (0, 1), got {test_frac!r}")
     rng = np.random.default_rng(seed)
     tr, te = [], []
     for c in np.unique(y):
@@ -48,7 +54,7 @@ def _stratified_split(y, test_frac, seed=0):
 
 def _pick(x, y, split, test_frac=0.2):
     if split == 'all': return x, y
-    tr, te = _stratified_split(y, test_frac)
+    tr, te = stratified_split(y, test_frac)
     i = tr if split == 'train' else te
     return x[i], y[i]
 

