@@ -200,7 +200,9 @@ def fit(model:nn.Module, # model to train in place
     dev = get_device(device) if device is not None else next(model.parameters()).device
     model.to(dev).train()
     lr = lr or PEAK_LR.get(getattr(model, 'arch', ''), 2e-3)
-    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay)
+    # fused AdamW: the same update as the default (to float rounding) in one kernel; on CPU the default takes
+    # ~0.7 s per step for WRN-50-2's 67M parameters, a quarter of its training time
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=dev.type in ('cpu', 'cuda'))
     g = torch.Generator().manual_seed(seed)
     steps = epochs * math.ceil(len(x)/batch_size)
     warm = max(1, steps//5)  # linear warm-up, then cosine decay to 0 (a one-cycle schedule)
@@ -249,7 +251,7 @@ def correct_by_all(models:dict|list, # classifiers
 
 # %% ../nbs/02_models.ipynb #2ec0dd57
 RECIPE = 2  # bump when `build` or `fit` change what a cached checkpoint holds: old checkpoints are then ignored
-ARCH_RECIPE = {'alexnet': 3, 'wide_resnet50_2': 3}  # per-architecture bumps (their PEAK_LR / EPOCH_FACTOR / MAX_BATCH changed)
+ARCH_RECIPE = {'alexnet': 3, 'wide_resnet50_2': 4}  # per-architecture bumps (their PEAK_LR / EPOCH_FACTOR / MAX_BATCH changed; WRN 4: timed with fused AdamW)
 
 
 def _save_atomic(obj, path):
