@@ -56,9 +56,13 @@ def phi(params:dict, # MaskNet parameters, each with a leading dim P (1: shared,
 
 def phi_all(params:dict, # P stacked MaskNets (leading dim P)
             x:torch.Tensor, # images N x C x H x W, shared by all networks
-            pool:int=2)->torch.Tensor:
-    "Features of every network on every image, P x N x d, as grouped convolutions."
+            pool:int=2,
+            grouped:bool|None=None, # one grouped convolution for all networks; None: yes except on CPU
+           )->torch.Tensor:
+    "Features of every network on every image, P x N x d."
     P, (N, C, H, W) = params['conv1.weight'].shape[0], x.shape
+    if grouped is None: grouped = x.device.type != 'cpu'  # PyTorch's CPU grouped convolution is ~3x slower than P plain ones
+    if not grouped: return torch.stack([phi({k: v[i:i+1] for k, v in params.items()}, x, pool) for i in range(P)])
     h = x.repeat(1, P, 1, 1)
     for l in ('conv1', 'conv2'):
         w, b = params[f'{l}.weight'], params[f'{l}.bias']
