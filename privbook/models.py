@@ -177,10 +177,10 @@ def last_linear(model:nn.Module)->tuple[str, nn.Linear]:
 
 # %% ../nbs/02_models.ipynb #c58d5c27
 PEAK_LR = {'vgg11': 3e-4, 'vgg16': 2e-4, 'vgg19': 2e-4, 'alexnet': 1e-3}
-EPOCH_FACTOR = {'mobilenet_v2': 2, # MobileNet-V2 reached 93.8% on mnist5k in 4 epochs; it is the cheapest model per epoch
-                'alexnet': 3}      # AlexNet (no batch norm): 84.6% in 4 epochs at lr 5e-4, 97.5% in 10 at 1e-3
+EPOCH_FACTOR = {'mobilenet_v2': 2,        # MobileNet-V2 reached 93.8% on mnist5k in 4 epochs; it is the cheapest model per epoch
+                'alexnet': 3,             # AlexNet (no batch norm): 84.6% in 4 epochs at lr 5e-4, 97.5% in 10 at 1e-3
+                'wide_resnet50_2': 0.75}  # WRN-50-2: 4 epochs of batch 64 took 644 s on 2 free cores (> 10 min); 3 suffice
 MAX_BATCH = {'wide_resnet50_2': 64}  # WRN-50-2 needs more (smaller) steps: 94.6% in 4 epochs at batch 128, 95.7% at 64
-EPOCH_FACTOR['wide_resnet50_2'] = 0.75  # ... but 4 epochs take 644 s on 2 free cores (> 10 min): 3 epochs of batch 64
 
 def _xy(ds_or_x, y=None):
     if isinstance(ds_or_x, TensorDataset): return ds_or_x.tensors[0], ds_or_x.tensors[1]
@@ -201,8 +201,7 @@ def fit(model:nn.Module, # model to train in place
     dev = get_device(device) if device is not None else next(model.parameters()).device
     model.to(dev).train()
     lr = lr or PEAK_LR.get(getattr(model, 'arch', ''), 2e-3)
-    # fused AdamW: the same update as the default (to float rounding) in one kernel; on CPU the default takes
-    # ~0.7 s per step for WRN-50-2's 67M parameters, a quarter of its training time
+    # fused AdamW: the same update as the default (to float rounding) in one kernel per step
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=dev.type in ('cpu', 'cuda'))
     g = torch.Generator().manual_seed(seed)
     steps = epochs * math.ceil(len(x)/batch_size)
