@@ -568,12 +568,14 @@ def mix_inversion(masknets:MaskNets|dict, # user i has MaskNet i, the attacker o
                   cloak_kw:dict|None=None, inv_kw:dict|None=None, rec_kw:dict|None=None,
                   attackers:list|None=None, # attacker MaskNet sets (lists of indices) per column; default [[j] for j]
                   n_users:int|None=None, # users are MaskNets 0..n_users-1 (default: all)
+                  repeats:int=1, # recognizers (seeds) per column; a cell is their mean accuracy
                   seed:int=0, progress=None):
     "Fig. 5.3 matrix (or a dict of them): rows = user's MaskNet i, columns = attacker's InvNet j, cells = attack success rate; `.attrs['ssim']` = SSIM of restored to original."
     import pandas as pd
     single = not isinstance(masknets, dict)
     banks = {'': masknets} if single else masknets
     cloak_kw, inv_kw, rec_kw = cloak_kw or {}, inv_kw or {}, rec_kw or {}
+    check_positive(repeats, 'repeats', integer=True, minimum=1)
     nu = n_users or min(len(b) for b in banks.values())
     t_all = _users(faces, nu * len(banks), targets)
     users = {k: t_all[i*nu:(i+1)*nu] for i, k in enumerate(banks)}
@@ -588,7 +590,8 @@ def mix_inversion(masknets:MaskNets|dict, # user i has MaskNet i, the attacker o
             for i, u in enumerate(users[k]):
                 restored[u] = restore(inv, cloaked[k][u])
                 Q[k].iloc[i, j] = _ssim(restored[u], faces.train_x[faces.train_y == u], data_range=1.0, win_size=_win(restored[u])).item()
-        res = attack_success(faces, restored, seed=seed + j, **rec_kw)
+        runs = [attack_success(faces, restored, seed=seed + j + 1000*r, **rec_kw) for r in range(repeats)]
+        res = {u: float(np.mean([x[u] for x in runs])) for u in runs[0]}
         for k in banks:
             for i, u in enumerate(users[k]): M[k].iloc[i, j] = res[u]
         if progress: progress(j, res)

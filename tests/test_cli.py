@@ -76,3 +76,12 @@ def test_every_experiment_notebook_has_standard_parameters():
         for name in ('scale', 'device', 'data_root', 'seed', 'out_dir'):
             assert f'{name} =' in src or f'{name}=' in src, f'{p.name}: parameters cell lacks {name}'
         assert "scale = 'smoke'" in src, f'{p.name}: default scale must be smoke'
+
+def test_papermill_reads_every_parameter():
+    "papermill must parse each parameters-cell line (an '=' in a comment made it drop the parameter with a warning)."
+    from papermill.translators import PythonTranslator
+    for p in cli.experiment_notebooks(ROOT/'nbs'):
+        cell = next(c for c in nbformat.read(p, 4).cells if 'parameters' in c.metadata.get('tags', []))
+        names = [l.split('=')[0].strip() for l in cell.source.splitlines() if '=' in l and not l.lstrip().startswith('#')]
+        got = [q.name for q in PythonTranslator.inspect(cell)]
+        assert got == names, f'{p.name}: papermill reads {got}, the cell assigns {names}'
