@@ -370,21 +370,29 @@ def train_recognizer(x:torch.Tensor, y:torch.Tensor, num_classes:int, epochs:int
 def attack_success(faces:Faces, # the identity split
                    replaced:dict, # private identity -> its training images as the attacker crawls them (cloaked / restored)
                    targets:list|None=None, # identities to report (default: the keys of `replaced`)
-                   seed:int=0, **kw)->dict:
+                   seed:int=0, # seed of the first recognizer
+                   repeats:int=1, # recognizers trained (seeds seed, seed+1000, ...); the accuracies are their means
+                   **kw)->dict:
     "Each target's accuracy on its clean test images for a recognizer trained with `replaced` training images."
     targets = list(replaced) if targets is None else list(targets)
     if not targets: raise ValueError("targets: expected at least one target identity")
+    check_positive(repeats, 'repeats', integer=True, minimum=1)
     x = faces.train_x.clone()
     for u, xu in replaced.items():
         m = faces.train_y == u
         if xu.shape != x[m].shape: raise ValueError(f"replaced: identity {u} expects images of shape {tuple(x[m].shape)}, got {tuple(xu.shape)}")
         x[m] = xu.to(x)
-    rec = train_recognizer(x, faces.train_y, faces.num_classes, seed=seed, **kw)
-    pred = models.predict(rec, faces.test_x).argmax(1)
-    out = {u: (pred[faces.test_y == u] == u).float().mean().item() for u in targets}
-    out['_others'] = (pred[~torch.isin(faces.test_y, torch.tensor(targets))] == faces.test_y[~torch.isin(faces.test_y, torch.tensor(targets))]).float().mean().item()
-    out['_epochs'] = rec.epochs_run
-    return out
+    others = ~torch.isin(faces.test_y, torch.tensor(targets, device=faces.test_y.device))
+    runs = []
+    for r in range(repeats):
+        rec = train_recognizer(x, faces.train_y, faces.num_classes, seed=seed + 1000*r, **kw)
+        pred = models.predict(rec, faces.test_x).argmax(1)
+        out = {u: (pred[faces.test_y == u] == u).float().mean().item() for u in targets}
+        out['_others'] = (pred[others] == faces.test_y[others]).float().mean().item()
+        out['_epochs'] = rec.epochs_run
+        runs.append(out)
+    return {k: float(np.mean([o[k] for o in runs])) for k in runs[0]}
+
 
 # %% ../nbs/20_hyperobf.ipynb #daac71af
 class HyperNet(nn.Module):
@@ -575,7 +583,7 @@ def mix_inversion(masknets:MaskNets|dict, # user i has MaskNet i, the attacker o
     single = not isinstance(masknets, dict)
     banks = {'': masknets} if single else masknets
     cloak_kw, inv_kw, rec_kw = cloak_kw or {}, inv_kw or {}, rec_kw or {}
-    check_positive(repeats, 'repeats', integer=True, minimum=1)
+    check_positive(repeats, 'repeats', integer=True, minimum=1)   # before any cloaking
     nu = n_users or min(len(b) for b in banks.values())
     t_all = _users(faces, nu * len(banks), targets)
     users = {k: t_all[i*nu:(i+1)*nu] for i, k in enumerate(banks)}
@@ -590,8 +598,7 @@ def mix_inversion(masknets:MaskNets|dict, # user i has MaskNet i, the attacker o
             for i, u in enumerate(users[k]):
                 restored[u] = restore(inv, cloaked[k][u])
                 Q[k].iloc[i, j] = _ssim(restored[u], faces.train_x[faces.train_y == u], data_range=1.0, win_size=_win(restored[u])).item()
-        runs = [attack_success(faces, restored, seed=seed + j + 1000*r, **rec_kw) for r in range(repeats)]
-        res = {u: float(np.mean([x[u] for x in runs])) for u in runs[0]}
+        res = attack_success(faces, restored, seed=seed + j, repeats=repeats, **rec_kw)
         for k in banks:
             for i, u in enumerate(users[k]): M[k].iloc[i, j] = res[u]
         if progress: progress(j, res)

@@ -77,3 +77,15 @@ def test_structures_and_baselines():
     drop = ho.mc_dropout(ho.train_masknet(x, y, epochs=1, dropout=0.3, structure=2), 3, seed=0)
     assert drop(x[:2]).shape == (3, 2, 128)
     with pytest.raises(ValueError, match='^n:'): ho.train_ensemble(0, x, y)
+
+
+def test_attack_success_repeats_average_recognizers():
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(3).repeat_interleave(4)
+    x = (torch.rand(12, 1, 32, 32, generator=g) * 0.2 + y[:, None, None, None] * 0.3).clamp(0, 1)
+    f = ho.Faces(x[:3], y[:3], x, y, x, y, 3, 'toy')
+    kw = dict(epochs=1, batch_size=6)
+    one = [ho.attack_success(f, {0: x[:4]}, seed=s, **kw) for s in (5, 1005)]
+    two = ho.attack_success(f, {0: x[:4]}, seed=5, repeats=2, **kw)
+    for k in (0, '_others'): assert two[k] == pytest.approx((one[0][k] + one[1][k]) / 2)
+    with pytest.raises(ValueError, match='^repeats:'): ho.attack_success(f, {0: x[:4]}, repeats=0, **kw)
