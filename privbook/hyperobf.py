@@ -346,24 +346,30 @@ def faces_for_scale(scale, # a `core.Scale` (or its name)
     return load_faces(dataset, root, image_size=32, seed=seed)
 
 # %% ../nbs/20_hyperobf.ipynb #27f3fd35
-def train_recognizer(x:torch.Tensor, y:torch.Tensor, num_classes:int, epochs:int=20, patience:int=3,
-                     batch_size:int=32, lr:float=1e-3, seed:int=0, device=None, arch:str='resnet18')->nn.Module:
-    "ResNet-18 face recognizer trained from scratch with early stopping on the training loss."
+def train_recognizer(x:torch.Tensor, y:torch.Tensor, num_classes:int,
+                     epochs:int=20, # epochs of the one-cycle schedule
+                     patience:int|None=None, # stop when the training loss has not improved by 1% for this many epochs (None: off)
+                     batch_size:int=32, lr:float=1e-3, # batch and peak learning rate
+                     seed:int=0, device=None, arch:str='resnet18')->nn.Module:
+    "ResNet-18 face recognizer trained from scratch with Adam on a one-cycle schedule (optional early stopping)."
+    check_positive(epochs, 'epochs', integer=True, minimum=1)
+    if patience is not None: check_positive(patience, 'patience', integer=True, minimum=1)
     dev = get_device(device) if device is not None else x.device
     torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
     m = models.build(arch, num_classes, in_channels=x.shape[1], image_size=max(64, x.shape[-1]))
     m.input_shape = tuple(x.shape[1:]); m.to(dev).train()
     opt = torch.optim.Adam(m.parameters(), lr=lr)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * -(-len(x) // batch_size), pct_start=0.2)
     best, since = float('inf'), 0
     for ep in range(epochs):
         tot = 0.
         for idx in torch.randperm(len(x), generator=g).split(batch_size):
             loss = F.cross_entropy(m(x[idx].to(dev)), y[idx].to(dev))
-            opt.zero_grad(); loss.backward(); opt.step(); tot += loss.item() * len(idx)
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step(); tot += loss.item() * len(idx)
         tot /= len(x)
         if tot < best * 0.99: best, since = tot, 0
         else: since += 1
-        if since >= patience: break
+        if patience is not None and since >= patience: break
     m.epochs_run = ep + 1
     return m.eval()
 
