@@ -399,7 +399,6 @@ def attack_success(faces:Faces, # the identity split
         runs.append(out)
     return {k: float(np.mean([o[k] for o in runs])) for k in runs[0]}
 
-
 # %% ../nbs/20_hyperobf.ipynb #daac71af
 class HyperNet(nn.Module):
     "Mixer + one generator per MaskNet layer + a shared classification head (Sec. 4.1)."
