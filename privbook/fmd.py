@@ -246,13 +246,16 @@ def dataset_name(dataset:str, # 'mnist5k', 'fashion_mnist', 'olivetti', ... or a
     return dataset
 
 def load_zoo(dataset:str='mnist5k', # dataset the models classify (see `dataset_name`)
-             archs=PAPER_ARCHS, scale='smoke', seed:int=0, data_root=None, device=None, progress:bool=False)->dict:
+             archs=PAPER_ARCHS, scale='smoke', seed:int=0, data_root=None, device=None, progress:bool=False,
+             image_size:int|None=None, # train at this size (default: the dataset's, at least 28)
+            )->dict:
     "name -> trained classifier for each of `archs` (ImageNet: torchvision's pretrained weights)."
     if dataset == 'imagenet':
         dev = get_device(device)
         return {a: pmodels.build(a, 1000, pretrained=True).to(dev).eval() for a in archs}
     name = dataset_name(dataset, data_root)
-    return {a: pmodels.pretrained_or_trained(a, name, scale=scale, seed=seed, data_root=data_root, device=device, progress=progress) for a in archs}
+    return {a: pmodels.pretrained_or_trained(a, name, scale=scale, seed=seed, data_root=data_root, device=device,
+                                                  image_size=image_size, progress=progress) for a in archs}
 
 def eval_set(zoo:dict, # name -> classifier
              x:torch.Tensor, y:torch.Tensor, # candidate (test) images and labels
