@@ -4,7 +4,9 @@
 
 # %% ../nbs/00_core.ipynb #81a6f545
 from __future__ import annotations
-import os, json, time, random, socket, subprocess, tempfile, datetime, math
+import os, re, json, time, random, secrets, socket, subprocess, tempfile, datetime, math
+try: import fcntl
+except ImportError: fcntl = None  # Windows: appends stay single writes, without the lock
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch
@@ -137,36 +139,59 @@ def atomic_write_text(path:str|Path, # destination file
         raise
 
 # %% ../nbs/00_core.ipynb #32e30fe1
+_NONFINITE = {'NaN': math.nan, 'Infinity': math.inf, '-Infinity': -math.inf}
+
 def _jsonable(v):
     if isinstance(v, torch.Tensor): v = v.detach().cpu().numpy()
-    if isinstance(v, np.ndarray): return v.tolist()
+    if isinstance(v, np.ndarray): return [_jsonable(o) for o in v.tolist()]
     if isinstance(v, (np.integer,)): return int(v)
-    if isinstance(v, (np.floating,)): return float(v)
+    if isinstance(v, (np.floating, float)):
+        v = float(v)
+        return v if math.isfinite(v) else 'NaN' if v != v else 'Infinity' if v > 0 else '-Infinity'  # strict JSON has no NaN
     if isinstance(v, (torch.device, Path)): return str(v)
     if isinstance(v, (list, tuple)): return [_jsonable(o) for o in v]
     if isinstance(v, dict): return {str(k): _jsonable(o) for k, o in v.items()}
     return v
 
+def _unjson(v):
+    if isinstance(v, str): return _NONFINITE.get(v, v)
+    if isinstance(v, list): return [_unjson(o) for o in v]
+    if isinstance(v, dict): return {k: _unjson(o) for k, o in v.items()}
+    return v
+
+_EXPERIMENT_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*')
+
+def _append_line(path:Path, line:str):
+    "Append one whole line with a single `write` on an `O_APPEND` descriptor, under an exclusive lock."
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o666)
+    try:
+        if fcntl is not None: fcntl.flock(fd, fcntl.LOCK_EX)
+        os.write(fd, line.encode())
+    finally: os.close(fd)  # closing releases the lock
+
 class Recorder:
-    "Append measurements as JSON lines to `out_dir/<experiment>.jsonl`, atomically."
+    "Append measurements as JSON lines to `out_dir/<experiment>.jsonl`, one whole line per write."
     def __init__(self, out_dir:str|Path, # folder of the run's results
-                 experiment:str, # name of the experiment (notebook), e.g. 'fmd_transfer'
+                 experiment:str, # name of the experiment (notebook), e.g. 'fmd_transfer': letters, digits, '_', '-', '.'
                  scale:str|Scale='smoke', # scale the run uses
                  device:str|torch.device='cpu', # device the run uses
                  **common): # parameters stored with every row
+        if not isinstance(experiment, str) or not _EXPERIMENT_RE.fullmatch(experiment) or '..' in experiment:
+            raise ValueError(f"experiment: expected a file-name-safe name (letters, digits, '_', '-', '.'), got {experiment!r}")
         self.path = Path(out_dir)/f'{experiment}.jsonl'
+        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.experiment, self.scale = experiment, get_scale(scale).name
         self.device, self.common, self.revision = str(device), common, git_revision()
+        self.run_id = datetime.datetime.now().strftime('%Y%m%dT%H%M%S-') + secrets.token_hex(4)
 
     def log(self, metric:str, # what was measured, e.g. 'accuracy'
             value:float, # the measurement
             **params)->dict: # what it was measured with (model, eps, layer, ...)
-        "Record one measurement; returns the row."
+        "Record one measurement (appended, never rewriting earlier rows); returns the row."
         row = dict(experiment=self.experiment, metric=metric, value=_jsonable(value), params=_jsonable({**self.common, **params}),
-                   scale=self.scale, device=self.device, revision=self.revision,
+                   scale=self.scale, device=self.device, revision=self.revision, run_id=self.run_id,
                    timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
-        old = self.path.read_text() if self.path.exists() else ''
-        atomic_write_text(self.path, old + json.dumps(row) + '\n')
+        _append_line(self.path, json.dumps(row, allow_nan=False) + '\n')
         return row
 
     def log_frame(self, df:pd.DataFrame, # one row per measurement
@@ -175,16 +200,27 @@ class Recorder:
         rows = [dict(r) for _, r in df.iterrows()]
         for r in rows: self.log(r.pop(metric_col), r.pop(value_col), **r)
 
-    def frame(self)->pd.DataFrame: return read_results(self.path)
+    def frame(self)->pd.DataFrame:
+        "The rows this recorder wrote (not those of earlier runs appended to the same file)."
+        df = read_results(self.path)
+        return df[df.run_id == self.run_id].reset_index(drop=True) if 'run_id' in df else df
 
 # %% ../nbs/00_core.ipynb #f85d685b
+def _read_jsonl(f:Path)->list[dict]:
+    rows = []
+    for i, line in enumerate(f.read_text().splitlines(), 1):
+        if not line.strip(): continue
+        try: rows.append(_unjson(json.loads(line)))
+        except json.JSONDecodeError as e: raise ValueError(f"path: {f} line {i} is not a JSON record ({e.msg}); was the run killed while writing it?") from None
+    return rows
+
 def read_results(path:str|Path # a .jsonl file or a folder searched recursively for them
                 )->pd.DataFrame:
     "Every recorded measurement under `path` as a DataFrame, parameters flattened into columns."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"path: no results at {path}")
     files = [path] if path.is_file() else sorted(path.rglob('*.jsonl'))
-    rows = [json.loads(l) for f in files for l in f.read_text().splitlines() if l.strip()]
+    rows = [r for f in files for r in _read_jsonl(f)]
     if not rows: return pd.DataFrame(columns=['experiment', 'metric', 'value'])
     df = pd.json_normalize(rows, sep='.')
     return df.rename(columns=lambda c: c[len('params.'):] if c.startswith('params.') else c)
@@ -213,5 +249,4 @@ def setup_run(experiment:str, # experiment name (results file name)
     out = Path(out_dir) if out_dir else Path('runs')/'nb'
     out.mkdir(parents=True, exist_ok=True)
     rec = Recorder(out, experiment, scale=s, device=d, seed=seed, **common)
-    if rec.path.exists(): os.replace(rec.path, rec.path.with_name(rec.path.name + '.prev'))  # a rerun starts afresh; one generation kept
     return Run(s, d, seed, out, data_root, rec)

@@ -4,12 +4,16 @@
 
 # %% ../nbs/03_metrics.ipynb #ca0be12d
 from __future__ import annotations
-import torch, torch.nn.functional as F, pandas as pd
+import math
+from dataclasses import dataclass
+import numpy as np, torch, torch.nn.functional as F, pandas as pd
 from pytorch_msssim import ssim as _ssim
 from .core import check_images, check_labels
 
 # %% auto #0
-__all__ = ['accuracy', 'ssim', 'dssim', 'mse', 'psnr', 'linf', 'confidence_distortion', 'attack_success_rate', 'beside']
+__all__ = ['VERDICTS', 'accuracy', 'ssim', 'dssim', 'mse', 'psnr', 'linf', 'confidence_distortion', 'attack_success_rate',
+           'beside', 'Interval', 'bootstrap_ci', 'bootstrap_diff', 'verdict', 'claim_line', 'CompetenceGateError',
+           'competence_gate']
 
 # %% ../nbs/03_metrics.ipynb #215a6b63
 def _pair(a, b, na='a', nb='b'):
@@ -78,3 +82,113 @@ def beside(ours:pd.DataFrame, # our table
     o, p = ours.reindex(index=idx, columns=cols), paper.reindex(index=idx, columns=cols)
     out = pd.concat({names[0]: o, names[1]: p}, axis=1).swaplevel(0, 1, axis=1)
     return out[[(c, n) for c in cols for n in names]]
+
+# %% ../nbs/03_metrics.ipynb #be0a223b
+@dataclass(frozen=True)
+class Interval:
+    "An estimate with its bootstrap interval."
+    est:float # the statistic on the data
+    lo:float # lower end of the interval
+    hi:float # upper end of the interval
+    n:int # number of units (images, or seeds x images) it was computed from
+    level:float=0.95 # confidence level
+
+    def __str__(self): return f'{self.est:.4g} [{self.lo:.4g}, {self.hi:.4g}]'
+    def scaled(self, k:float)->'Interval':
+        "The same interval in other units, e.g. `scaled(100)` for percent."
+        return Interval(self.est*k, self.lo*k, self.hi*k, self.n, self.level)
+    def params(self)->dict:
+        "The interval as recorder parameters (`ci_low`, `ci_high`, `n`, `ci_level`)."
+        return dict(ci_low=self.lo, ci_high=self.hi, n=self.n, ci_level=self.level)
+
+def _as_1d(v, name):
+    a = np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=float).ravel()
+    if a.size == 0: raise ValueError(f"{name}: expected at least one value, got none")
+    if not np.isfinite(a).all(): raise ValueError(f"{name}: contains NaN or infinite values")
+    return a
+
+def _check_level(level, n_boot):
+    if not 0 < level < 1: raise ValueError(f"level: expected a confidence level in (0, 1), got {level!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 100: raise ValueError(f"n_boot: expected an int >= 100, got {n_boot!r}")
+
+def _grouped(vals, groups, level, n_boot, seed):
+    "Two-level percentile bootstrap of the pooled mean: resample groups, then units within each group."
+    keys = np.unique(groups); parts = [vals[groups == k] for k in keys]
+    rng, stats = np.random.default_rng(seed), np.empty(n_boot)
+    for b in range(n_boot):
+        pick = [parts[i] for i in rng.integers(len(parts), size=len(parts))]
+        stats[b] = np.concatenate([p[rng.integers(len(p), size=len(p))] for p in pick]).mean()
+    a = (1 - level)/2
+    return np.quantile(stats, a), np.quantile(stats, 1 - a)
+
+def bootstrap_ci(values, # one measurement per unit (image, user, seed), e.g. 0/1 correctness per image
+                 groups=None, # optional group of each value (its training seed): resample groups, then values within them
+                 level:float=0.95, # confidence level
+                 n_boot:int=2000, # bootstrap resamples
+                 seed:int=0, # seed of the resampling
+                )->Interval:
+    "Mean of `values` with its percentile-bootstrap interval (scipy), two-level when `groups` is given."
+    v = _as_1d(values, 'values'); _check_level(level, n_boot)
+    est = float(v.mean())
+    if groups is not None:
+        g = np.asarray(groups).ravel()
+        if g.shape != v.shape: raise ValueError(f"groups: expected one group per value ({v.size}), got {g.size}")
+        lo, hi = _grouped(v, g, level, n_boot, seed)
+    elif v.size == 1 or np.ptp(v) == 0: lo = hi = est
+    else:
+        from scipy.stats import bootstrap
+        r = bootstrap((v,), np.mean, n_resamples=n_boot, confidence_level=level, method='percentile', rng=np.random.default_rng(seed))
+        lo, hi = r.confidence_interval
+    return Interval(est, float(lo), float(hi), int(v.size), level)
+
+def bootstrap_diff(a, # measurements under condition A (e.g. a defence), one per unit
+                   b, # measurements under condition B (e.g. its control)
+                   paired:bool=True, # `a[i]` and `b[i]` come from the same unit (same image): resample pairs
+                   groups=None, # with `paired`: the group (seed) of each pair
+                   level:float=0.95, n_boot:int=2000, seed:int=0)->Interval:
+    "mean(a) - mean(b) with its percentile-bootstrap interval."
+    a_, b_ = _as_1d(a, 'a'), _as_1d(b, 'b')
+    if paired:
+        if a_.shape != b_.shape: raise ValueError(f"b: paired measurements need as many values as a ({a_.size}), got {b_.size}")
+        return bootstrap_ci(a_ - b_, groups, level, n_boot, seed)
+    if groups is not None: raise ValueError("groups: only supported with paired=True")
+    _check_level(level, n_boot)
+    rng = np.random.default_rng(seed)
+    d = np.array([rng.choice(a_, a_.size).mean() - rng.choice(b_, b_.size).mean() for _ in range(n_boot)])
+    q = (1 - level)/2
+    return Interval(float(a_.mean() - b_.mean()), float(np.quantile(d, q)), float(np.quantile(d, 1 - q)), int(a_.size + b_.size), level)
+
+VERDICTS = ('reproduced', 'not reproduced', 'inconclusive')
+
+def verdict(ci:Interval, # our interval for the quantity the claim is about
+            claim:str, # '>' / '<': the quantity lies above / below `than`; '~': it lies within `tol` of `than`
+            than:float=0., # the threshold or the paper's value
+            tol:float=0., # half-width of the band around `than` for claim '~'
+           )->str:
+    "'reproduced', 'not reproduced' or 'inconclusive', from the interval alone."
+    if not isinstance(ci, Interval): raise TypeError(f"ci: expected an Interval, got {type(ci).__name__}")
+    if claim == '>': return VERDICTS[0] if ci.lo > than else VERDICTS[1] if ci.hi <= than else VERDICTS[2]
+    if claim == '<': return VERDICTS[0] if ci.hi < than else VERDICTS[1] if ci.lo >= than else VERDICTS[2]
+    if claim == '~':
+        if tol < 0: raise ValueError(f"tol: expected >= 0, got {tol}")
+        if than - tol <= ci.lo and ci.hi <= than + tol: return VERDICTS[0]
+        return VERDICTS[1] if ci.hi < than - tol or ci.lo > than + tol else VERDICTS[2]
+    raise ValueError(f"claim: expected '>', '<' or '~', got {claim!r}")
+
+def claim_line(what:str, # the claim in words, e.g. 'FMD lowers unauthorized accuracy below uniform noise'
+               ci:Interval, claim:str, than:float=0., tol:float=0.,
+               paper:float|None=None, # the paper's own number, shown beside ours
+              )->str:
+    "One printable line: the claim, our interval, the paper's number and the computed verdict."
+    ref = '' if paper is None else f'; paper {paper:.4g}'
+    return f'{what}: ours {ci} (n={ci.n}{ref}) -> {verdict(ci, claim, than, tol).upper()}'
+
+class CompetenceGateError(RuntimeError):
+    "An attack or attacker failed its competence gate: the numbers that depend on it are not recorded."
+
+def competence_gate(passed:bool, # did the attack beat the trivial baseline on the unprotected system?
+                    what:str, # what was checked and what was measured, for the message
+                   ):
+    "Stop (raise `CompetenceGateError`) unless `passed`: no defence number may rest on an incompetent attack."
+    if not passed: raise CompetenceGateError(f"competence gate failed: {what}. No defence number is recorded from this attack.")
+    print(f'competence gate passed: {what}')
