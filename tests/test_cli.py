@@ -12,7 +12,7 @@ def sh(*args, cwd=ROOT):
 
 def tiny_nb(path, body="run.rec.log('k', k)"):
     nb = nbformat.v4.new_notebook(cells=[
-        nbformat.v4.new_code_cell("scale = 'smoke'\ndevice = 'auto'\ndata_root = None\nseed = 0\nout_dir = None\nk = 1", metadata={'tags': ['parameters']}),
+        nbformat.v4.new_code_cell("scale = 'smoke'\ndevice = 'auto'\ndata_root = None\nseed = 0\nout_dir = None\nk = 1\neps = 0.1", metadata={'tags': ['parameters']}),
         nbformat.v4.new_code_cell(f"from privbook import core\nrun = core.setup_run('tiny', scale, 'cpu', seed, out_dir)\n{body}")])
     nbformat.write(nb, path); return path
 
@@ -85,3 +85,62 @@ def test_papermill_reads_every_parameter():
         names = [l.split('=')[0].strip() for l in cell.source.splitlines() if '=' in l and not l.lstrip().startswith('#')]
         got = [q.name for q in PythonTranslator.inspect(cell)]
         assert got == names, f'{p.name}: papermill reads {got}, the cell assigns {names}'
+
+def test_parameters_are_checked_before_a_kernel_starts(tmp_path):
+    nb = tiny_nb(tmp_path/'tiny.ipynb')
+    for args, word in [(['-p', 'kk', '5'], 'kk'), (['-p', 'out_dir', 'x'], '--out'), (['-p', 'scale', 'cpu'], '--scale'),
+                       (['-p', 'k', "'five'"], '-p k'), (['-y', '[1, 2]'], '-y')]:
+        r = sh('run', str(nb), '--out', str(tmp_path/'runs'), *args)
+        assert r.returncode == 2 and word in r.stderr, (args, r.stderr)
+    assert not (tmp_path/'runs').exists() or not any((tmp_path/'runs').iterdir()), 'no run folder for a rejected command'
+    (tmp_path/'afile').write_text('')
+    r = sh('run', str(nb), '--out', str(tmp_path/'afile'/'runs'))
+    assert r.returncode == 2 and 'is a file' in r.stderr
+    r = sh('reproduce', '--only', '', '--nbs', str(tmp_path))
+    assert r.returncode == 2 and 'only' in r.stderr
+    r = sh('run', str(nb), '--dry-run', '-p', 'eps', '1/255')
+    assert r.returncode == 0 and '0.0039' in r.stdout
+
+def test_arithmetic_yaml_and_relative_root_reach_the_notebook(tmp_path):
+    nb = tiny_nb(tmp_path/'tiny.ipynb', body="run.rec.log('eps', eps)\nrun.rec.log('root', 0, root=data_root)")
+    (tmp_path/'rel').mkdir()
+    r = sh('run', str(nb), '--out', 'runs', '--data-root', 'rel', '-p', 'eps', '1/255', '--no-progress', cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    df = core.read_results(next((tmp_path/'runs').iterdir())/'results')
+    assert df.value.iloc[0] == pytest.approx(1/255)
+    assert df.root.iloc[1] == str(tmp_path/'rel'), 'a relative root means the caller\'s folder, as for privbook datasets'
+    r = sh('run', str(nb), '--out', str(tmp_path/'y'), '-y', '{eps: 0.5}', '--no-progress')
+    assert r.returncode == 0 and core.read_results(tmp_path/'y').value.tolist()[0] == 0.5
+
+def test_two_runs_into_one_out_keep_every_row(tmp_path):
+    nb = tiny_nb(tmp_path/'tiny.ipynb', body="for i in range(200): run.rec.log('i', i)")
+    exe = pathlib.Path(sys.executable).parent/'privbook'
+    procs = [subprocess.Popen([str(exe), 'run', str(nb), '--out', str(tmp_path/'runs'), '--no-progress'], stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    runs = list((tmp_path/'runs').iterdir())
+    assert len(runs) == 2, 'each run gets its own folder'
+    assert all(len(core.read_results(r/'results')) == 200 for r in runs)
+
+def test_summary_averages_nothing(tmp_path):
+    rec = core.Recorder(tmp_path, 'demo')
+    rec.log('layer', 3, arch='vgg16')
+    rec.log('layer', 11, arch='resnet18')
+    s = cli.summarize(tmp_path)
+    assert 'mean' not in s.columns and s[['n', 'min', 'max']].values.tolist() == [[2, 3, 11]]
+
+def test_sigterm_stops_the_kernel(tmp_path):
+    import signal, time
+    nb = tiny_nb(tmp_path/'slow.ipynb', body="import time\nfor i in range(600):\n    run.rec.log('i', i)\n    time.sleep(0.05)")
+    exe = pathlib.Path(sys.executable).parent/'privbook'
+    p = subprocess.Popen([str(exe), 'run', str(nb), '--out', str(tmp_path/'runs'), '--no-progress'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    res = None
+    for _ in range(600):
+        time.sleep(0.1)
+        res = next((tmp_path/'runs').glob('*/results/tiny.jsonl'), None) if (tmp_path/'runs').exists() else None
+        if res is not None and len(res.read_text().splitlines()) >= 5: break
+    assert res is not None, 'the notebook never started logging'
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=60) == 130
+    n = len(res.read_text().splitlines())
+    time.sleep(2)
+    assert len(res.read_text().splitlines()) == n, 'the kernel kept running after privbook was terminated'
