@@ -1,12 +1,13 @@
 # privbook: the two commands of the README, plus docs.
-#   make reproduce   every experiment notebook through papermill at SCALE (default cpu) into runs/<timestamp>/
+#   make reproduce   every experiment notebook through papermill at SCALE (default smoke; cpu for real numbers) into runs/<run>/
 #   make test        nbdev_test over every notebook at smoke scale, then pytest
-# Both create .venv and install what they need when it is missing.
+#   make docs        the docs site from the recorded cpu run (Quarto where installed, else nbconvert HTML) into _docs/
+# All create .venv and install what they need into it when it is missing; nothing is installed outside .venv.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-SCALE ?= cpu
+SCALE ?= smoke
 DEVICE ?= auto
 ONLY ?=
 # use the project's shared data when it sits beside the checkout and PRIVBOOK_DATA is unset
@@ -16,7 +17,7 @@ export PRIVBOOK_DATA := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: install test reproduce docs readme export clean bench
+.PHONY: install test reproduce record docs screenshots readme export clean bench
 install: $(VENV)/.installed
 $(VENV)/.installed: settings.ini setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +32,11 @@ test: install
 reproduce: install
 	$(BIN)/privbook reproduce --scale $(SCALE) --device $(DEVICE) $(if $(ONLY),--only $(ONLY),)
 
+# record one notebook's cpu run beside the code (data/results/cpu/ and its executed copy), from a clean tree
+record: install
+	@test -n "$(NB)" || { echo "usage: make record NB=41_fakegrad_table1"; exit 2; }
+	$(BIN)/privbook run $(NB) --scale cpu --device $(DEVICE) --record
+
 bench: install
 	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
 
@@ -41,12 +47,16 @@ readme: install
 	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README
 	@rm -rf index_files
 
+# nbdev's docs commands install Quarto and `pip install -e .[dev]` with the first pip on PATH when Quarto is missing:
+# they only ever run here with .venv/bin first on PATH, and tools/docs.py avoids them without Quarto.
 docs: install readme
-	@if command -v quarto >/dev/null; then $(BIN)/nbdev_docs; else \
-	  echo "Quarto is not installed: checking nbdev_proc_nbs and writing nbconvert HTML of the executed notebooks to _docs/ instead"; \
-	  $(BIN)/nbdev_proc_nbs && mkdir -p _docs && \
-	  cd nbs && for nb in [0-9]*.ipynb index.ipynb; do \
-	    ../$(BIN)/jupyter nbconvert --to html --execute --ExecutePreprocessor.timeout=900 --output-dir ../_docs "$$nb" || exit 1; done; fi
+	@if command -v quarto >/dev/null; then PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/docs.py --quarto; else \
+	  echo "Quarto is not installed: rendering _docs/ with nbdev's processing and nbconvert HTML instead"; \
+	  PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/docs.py; fi
+
+# pictures of the built pages in headless Chromium (Debian: apt-get install chromium) into _docs/screenshots/
+screenshots:
+	$(BIN)/python tools/screenshot.py
 
 clean:
-	rm -rf _docs _proc runs .pytest_cache
+	rm -rf _docs _docsrc _proc runs .pytest_cache build dist

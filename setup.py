@@ -1,6 +1,8 @@
 from packaging.version import parse as parse_version
 from configparser import ConfigParser
-import setuptools, shlex
+import setuptools, shlex, json, shutil
+from pathlib import Path
+from setuptools.command.build_py import build_py
 assert parse_version(setuptools.__version__)>=parse_version('36.2')
 
 # note: all settings are in settings.ini; edit there, not here
@@ -28,7 +30,8 @@ requirements = shlex.split(cfg.get('requirements', ''))
 if cfg.get('pip_requirements'): requirements += shlex.split(cfg.get('pip_requirements', ''))
 min_python = cfg['min_python']
 lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
-dev_requirements = (cfg.get('dev_requirements') or '').split()
+notebooks_requirements = (cfg.get('notebooks_requirements') or '').split()
+dev_requirements = (cfg.get('dev_requirements') or '').split() + notebooks_requirements
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)
@@ -36,6 +39,20 @@ if pkg_data:
     package_data[cfg['lib_name']] =  pkg_data.split() # split as multiple files might be listed
 # Add package data to setup_cfg for setuptools.setup(..., **setup_cfg)
 setup_cfg['package_data'] = package_data
+
+class build_py_with_notebooks(build_py):
+    "Also ship the experiment notebooks and the recorded results, so `privbook run NAME` works from any folder."
+    def run(self):
+        super().run()
+        pkg = Path(self.build_lib)/cfg['lib_name']
+        for p in sorted(Path(cfg.get('nbs_path', 'nbs')).glob('*.ipynb')):
+            cells = json.loads(p.read_text(encoding='utf-8'))['cells']
+            if any('parameters' in c.get('metadata', {}).get('tags', []) for c in cells):
+                (pkg/'notebooks').mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(p, pkg/'notebooks'/p.name)
+        for f in sorted(Path('data/results').glob('*/*.jsonl')):
+            (pkg/'results'/f.parent.name).mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, pkg/'results'/f.parent.name/f.name)
 
 setuptools.setup(
     name = cfg['lib_name'],
@@ -49,12 +66,13 @@ setuptools.setup(
     packages = setuptools.find_packages(),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements },
+    extras_require={ 'dev': dev_requirements, 'notebooks': notebooks_requirements },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),
     long_description_content_type = 'text/markdown',
     zip_safe = False,
+    cmdclass = {'build_py': build_py_with_notebooks},
     entry_points = {
         'console_scripts': cfg.get('console_scripts','').split(),
         'nbdev': [f'{cfg.get("lib_path")}={cfg.get("lib_path")}._modidx:d']

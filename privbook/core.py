@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #81a6f545
 from __future__ import annotations
-import os, re, json, time, random, secrets, socket, subprocess, tempfile, datetime, math
+import os, re, json, time, random, secrets, socket, subprocess, tempfile, datetime, math, importlib.util
 try: import fcntl
 except ImportError: fcntl = None  # Windows: appends stay single writes, without the lock
 from dataclasses import dataclass, asdict, replace
@@ -13,7 +13,8 @@ import numpy as np, pandas as pd, torch
 
 # %% auto #0
 __all__ = ['SCALES', 'Scale', 'get_scale', 'get_device', 'seed_everything', 'check_images', 'check_labels', 'check_positive',
-           'git_revision', 'atomic_write_text', 'Recorder', 'read_results', 'cache_dir', 'Run', 'setup_run']
+           'git_revision', 'atomic_write_text', 'Recorder', 'read_results', 'cache_dir', 'recorded_results', 'Run',
+           'setup_run']
 
 # %% ../nbs/00_core.ipynb #a2b3751c
 @dataclass(frozen=True)
@@ -229,6 +230,14 @@ def read_results(path:str|Path # a .jsonl file or a folder searched recursively 
 def cache_dir()->Path:
     "privbook's cache folder (trained checkpoints, decoded datasets): `$PRIVBOOK_CACHE` or `~/.cache/privbook`."
     return Path(os.environ.get('PRIVBOOK_CACHE') or Path.home()/'.cache'/'privbook').expanduser()
+
+def recorded_results(scale:str='cpu' # which recorded run: a folder name under data/results/
+                    )->Path|None:
+    "The recorded run's results: `$PRIVBOOK_RESULTS/<scale>` > the checkout's `data/results/<scale>` > the installed copy; None if none."
+    here = Path(importlib.util.find_spec("privbook").origin).resolve().parent  # the package folder
+    for root in (os.environ.get('PRIVBOOK_RESULTS'), here.parent/'data'/'results', here/'results'):
+        if root and (Path(root)/scale).is_dir(): return (Path(root)/scale).resolve()
+    return None
 
 # %% ../nbs/00_core.ipynb #0ab1f7be
 @dataclass

@@ -1,0 +1,287 @@
+"""Build privbook's docs site from the recorded run: `make docs` calls this.
+
+Every experiment notebook's page shows the executed copy of its recorded cpu-scale run
+(`data/results/cpu/notebooks/<name>.ipynb`), with the revision and scale stated at the top; the library
+notebooks, the index and the results page are executed here at smoke scale (they show API examples and read
+the recorded results). Then either Quarto renders the site through nbdev (`--quarto`, where Quarto is
+installed) or, without Quarto, nbdev's own notebook processing (API reference included) is followed by an
+nbconvert HTML page per notebook with a sidebar. Nothing is installed and any cell error fails the build.
+"""
+from __future__ import annotations
+import argparse, html, json, os, re, shutil, subprocess, sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+NBS, STAGE, PROC = ROOT/'nbs', ROOT/'_docsrc', ROOT/'_proc'
+RECORDED = ROOT/'data'/'results'/'cpu'
+SKIP_FLAGS = {'notest', 'slow', 'gpu'}
+
+
+class DocsError(RuntimeError): pass
+
+
+def is_experiment(nb:dict)->bool:
+    "Experiment notebooks have a papermill parameters cell (the results page, which computes nothing, is executed here)."
+    return any('parameters' in c.get('metadata', {}).get('tags', []) for c in nb['cells'])
+
+
+def experiments_of(nb:dict)->list[str]:
+    "The experiment names a notebook records, from its `setup_run('name', ...)` calls."
+    src = '\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code')
+    return sorted(set(re.findall(r"setup_run\(\s*f?['\"]([A-Za-z0-9_.-]+)['\"]", src)))
+
+
+def _utc(ts:str):
+    import datetime
+    t = datetime.datetime.fromisoformat(ts.replace('Z', '+00:00'))
+    return t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)
+
+
+def recorded_run_facts(name:str, nb:dict)->dict:
+    "Scale, revision(s), end time and matching result rows of a recorded executed notebook."
+    import datetime
+    pm = nb.get('metadata', {}).get('papermill', {})
+    if not pm.get('start_time') or not pm.get('end_time'): raise DocsError(f"{name}: the recorded copy has no papermill run times; was it executed with privbook run / papermill?")
+    slack = datetime.timedelta(seconds=120)
+    start, end = _utc(pm['start_time']) - slack, _utc(pm['end_time']) + slack
+    revs, rows = set(), 0
+    for exp in experiments_of(nb):
+        f = RECORDED/f'{exp}.jsonl'
+        if not f.exists(): continue
+        for r in (json.loads(l) for l in f.read_text().splitlines() if l.strip()):
+            if start <= _utc(r['timestamp']) <= end:
+                revs.add(r['revision'])
+                rows += 1
+    scale = pm.get('parameters', {}).get('scale', '?')
+    if rows == 0: raise DocsError(f"{name}: no row of data/results/cpu/{{{','.join(experiments_of(nb))}}}.jsonl was written during the recorded notebook's run: the notebook and the results come from different runs")
+    if scale not in ('cpu', 'paper'): raise DocsError(f"{name}: the recorded copy ran at scale {scale!r}; the docs show cpu or paper runs only")
+    return dict(scale=scale, revisions=sorted(revs), end=pm['end_time'][:19].replace('T', ' '), rows=rows)
+
+
+def banner(name:str, facts:dict)->dict:
+    revs = ', '.join(f'`{r}`' for r in facts['revisions']) or 'unknown (no recorded results found)'
+    text = (f"> **Recorded run.** The outputs below come from the `{facts['scale']}`-scale run of this notebook recorded at "
+            f"revision {revs}" + (f", finished {facts['end']} UTC" if facts['end'] else '') + ", executed with papermill; "
+            f"its results are in `data/results/{facts['scale']}/`. Rerun it with `privbook run {name} --scale {facts['scale']}`.")
+    return dict(cell_type='markdown', metadata={}, source=text, id='recorded-run')
+
+
+def stage_recorded(p:Path, dest:Path, allow_missing:bool)->str:
+    "Copy the recorded executed copy of experiment notebook `p` (papermill noise dropped, banner added)."
+    rec = RECORDED/'notebooks'/p.name
+    if not rec.exists():
+        if not allow_missing: raise DocsError(f"{p.name}: no recorded run at {rec.relative_to(ROOT)} (record one with `privbook run {p.stem} --scale cpu --record`)")
+        shutil.copyfile(p, dest)
+        return 'source only (no recorded run)'
+    nb = json.loads(rec.read_text())
+    facts = recorded_run_facts(p.stem, nb)
+    for c in nb['cells']:
+        c.get('metadata', {}).pop('papermill', None)
+        c.get('metadata', {}).pop('execution', None)
+    first_md = next((i for i, c in enumerate(nb['cells']) if c['cell_type'] == 'markdown'), -1)
+    nb['cells'].insert(first_md + 1, banner(p.stem, facts))
+    nb['metadata'] = {k: v for k, v in nb['metadata'].items() if k in ('kernelspec', 'language_info')}
+    dest.write_text(json.dumps(nb, indent=1))
+    return f"recorded {facts['scale']} run, revision {', '.join(facts['revisions']) or '?'}"
+
+
+def execute_smoke(p:Path, dest:Path):
+    "Execute notebook `p` as nbdev_test does (same skipped cells, cwd nbs/) and keep its outputs."
+    from nbdev.process import NBProcessor
+    from nbdev.frontmatter import FrontmatterProc
+    from execnb.nbio import read_nb, write_nb
+    from execnb.shell import CaptureShell
+    os.environ['IN_TEST'] = '1'
+    run = NBProcessor(p, procs=FrontmatterProc, process=True).nb
+
+    def no_eval(cell):
+        if cell.cell_type != 'code' or 'nbdev_export(' in cell.source: return True
+        d = getattr(cell, 'directives_', {}) or {}
+        return d.get('eval:', [''])[0].lower() == 'false' or bool(SKIP_FLAGS & d.keys())
+
+    k = CaptureShell(p)
+    cwd = os.getcwd()
+    try:
+        os.chdir(p.parent)
+        k.run_all(run, exc_stop=True, preproc=no_eval)
+    except Exception as e:
+        raise DocsError(f"{p.name}: a cell failed while executing it for the docs:\n{k.prettytb(fname=p)}") from e
+    finally: os.chdir(cwd)
+    out = read_nb(p)
+    for c, r in zip(out.cells, run.cells):
+        if c.cell_type == 'code': c['outputs'], c['execution_count'] = r.get('outputs', []), r.get('execution_count')
+    write_nb(out, dest)
+
+
+def stage(allow_missing:bool=False, only:str|None=None)->dict:
+    "Fill `_docsrc/` with what each page shows; returns {notebook: what was staged}."
+    shutil.rmtree(STAGE, ignore_errors=True)
+    STAGE.mkdir()
+    for f in NBS.iterdir():
+        if f.suffix in ('.yml', '.css') or f.name == '_quarto.yml': shutil.copyfile(f.resolve(), STAGE/f.name)
+    done = {}
+    for p in sorted(NBS.glob('*.ipynb')):
+        if only and only not in p.stem: continue
+        nb = json.loads(p.read_text())
+        if is_experiment(nb) and p.stem != '90_results': done[p.name] = stage_recorded(p, STAGE/p.name, allow_missing)
+        else:
+            print(f'executing {p.name} at smoke scale', flush=True)
+            execute_smoke(p, STAGE/p.name)
+            done[p.name] = 'executed at smoke scale'
+    return done
+
+
+def check_staged(allow_missing:bool=False):
+    "No error output anywhere; a figure on every experiment page."
+    problems = []
+    for p in sorted(STAGE.glob('*.ipynb')):
+        nb = json.loads(p.read_text())
+        outs = [o for c in nb['cells'] if c['cell_type'] == 'code' for o in c.get('outputs', [])]
+        if any(o.get('output_type') == 'error' for o in outs): problems.append(f'{p.name}: an error output')
+        recorded = any(c.get('id') == 'recorded-run' for c in nb['cells'])
+        if recorded and not any('image/png' in o.get('data', {}) or 'image/svg+xml' in o.get('data', {}) for o in outs):
+            problems.append(f'{p.name}: the recorded run shows no figure')
+    if problems: raise DocsError('the docs would show broken pages:\n  ' + '\n  '.join(problems))
+
+
+# ---- rendering without Quarto ----
+
+def _titles()->dict:
+    out = {}
+    for p in sorted(PROC.glob('*.ipynb')):
+        nb = json.loads(p.read_text())
+        fm = next((c for c in nb['cells'] if c['cell_type'] == 'raw' and ''.join(c['source']).startswith('---')), None)
+        m = re.search(r"^title:\s*['\"]?(.+?)['\"]?\s*$", ''.join(fm['source']), re.M) if fm else None
+        out[p.stem] = m.group(1) if m else p.stem
+    return out
+
+
+def _sidebar_items()->list:
+    "(section, [notebook stems]) in the order of nbs/sidebar.yml (Quarto's `auto:` globs expanded)."
+    import yaml
+    sb = yaml.safe_load((NBS/'sidebar.yml').read_text())['website']['sidebar']['contents']
+    stems = sorted(p.stem for p in PROC.glob('*.ipynb'))
+    out = []
+    for item in sb:
+        if isinstance(item, str): out.append((None, [Path(item).stem]))
+        else:
+            names = []
+            for c in item.get('contents', []):
+                pat = c['auto'] if isinstance(c, dict) else c
+                names += [s for s in stems if Path(f'{s}.ipynb').match(pat)] if isinstance(c, dict) else [Path(c).stem]
+            out.append((item.get('section'), names))
+    return out
+
+
+def _nav(current:str, titles:dict)->str:
+    parts = ['<nav class="pb-sidebar"><a class="pb-home" href="index.html">privbook</a>']
+    for section, names in _sidebar_items():
+        if section: parts.append(f'<div class="pb-section">{html.escape(section)}</div>')
+        for n in names:
+            if n not in titles: continue
+            cls = ' class="pb-current"' if n == current else ''
+            parts.append(f'<a{cls} href="{n}.html">{html.escape(titles[n])}</a>')
+    parts.append('</nav>')
+    return '\n'.join(parts)
+
+
+_CSS = """<style>
+.pb-sidebar{position:fixed;top:0;left:0;bottom:0;width:250px;overflow-y:auto;padding:12px;background:#f7f7f9;border-right:1px solid #ddd;font:14px/1.4 sans-serif}
+.pb-sidebar a{display:block;padding:2px 4px;color:#2c3e50;text-decoration:none}.pb-sidebar a:hover{background:#e8e8ee}
+.pb-sidebar .pb-current{font-weight:bold;background:#e0e6f0}.pb-section{margin-top:10px;font-weight:bold;color:#666;text-transform:uppercase;font-size:11px}
+.pb-home{font-size:18px;font-weight:bold}body{margin-left:270px!important}
+</style>"""
+
+
+def _frontmatter_header(cell)->str|None:
+    "The page header (title + description) from nbdev's frontmatter raw cell, as Quarto shows it."
+    import yaml
+    src = cell.source.strip()
+    if cell.cell_type != 'raw' or not src.startswith('---'): return None
+    fm = yaml.safe_load(src.strip('-')) or {}
+    return f"# {fm.get('title', '')}\n\n> {fm.get('description', '')}" if fm.get('title') else ''
+
+
+def _prepare_for_html(nb):
+    "What Quarto does with nbdev's output: a header from the frontmatter, no input for `echo: false` cells, no `#|` lines."
+    import nbformat
+    for i, c in enumerate(nb.cells):
+        head = _frontmatter_header(c)
+        if head is not None: nb.cells[i] = nbformat.v4.new_markdown_cell(head)
+    for c in nb.cells:
+        if c.cell_type != 'code': continue
+        lines = c.source.splitlines()
+        if any(re.match(r'#\|\s*echo:\s*false', l) for l in lines): c.metadata.setdefault('tags', []).append('pb-hide-input')
+        if any(re.match(r'#\|\s*(include:\s*false|hide)\b', l) for l in lines): c.metadata.setdefault('tags', []).append('pb-remove')
+        c.source = '\n'.join(l for l in lines if not l.startswith('#|'))
+    return nb
+
+
+def render_html(out:Path):
+    "One nbconvert HTML page per processed notebook, with a sidebar, into `out`."
+    import nbformat
+    from nbconvert import HTMLExporter
+    from traitlets.config import Config
+    cfg = Config()
+    cfg.TagRemovePreprocessor.remove_input_tags = {'pb-hide-input'}
+    cfg.TagRemovePreprocessor.remove_cell_tags = {'pb-remove'}
+    cfg.TagRemovePreprocessor.enabled = True
+    exporter = HTMLExporter(config=cfg)
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    titles = _titles()
+    for p in sorted(PROC.glob('*.ipynb')):
+        nb = _prepare_for_html(nbformat.read(str(p), as_version=4))
+        body, _ = exporter.from_notebook_node(nb, resources={'metadata': {'name': titles[p.stem]}})
+        body = body.replace('</head>', _CSS + '\n</head>', 1)
+        body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + '\n' + _nav(p.stem, titles), body, count=1)
+        (out/f'{p.stem}.html').write_text(body)
+    for f in ('styles.css',):
+        if (PROC/f).exists(): shutil.copyfile(PROC/f, out/f)
+
+
+def check_html(out:Path, staged:dict):
+    "Every page exists and has no traceback; every recorded experiment page names its revision and shows a figure."
+    problems = []
+    for name, what in staged.items():
+        page = out/f'{Path(name).stem}.html'
+        if not page.exists():
+            problems.append(f'{page.name}: missing')
+            continue
+        text = page.read_text()
+        if 'Traceback (most recent call last)' in text or 'output_error' in text: problems.append(f'{page.name}: shows a traceback')
+        if what.startswith('recorded'):
+            if '<img' not in text: problems.append(f'{page.name}: no figure')
+            if 'Recorded run.' not in text: problems.append(f'{page.name}: does not state the recorded run')
+    if problems: raise DocsError('rendered pages failed the checks:\n  ' + '\n  '.join(problems))
+
+
+def main(argv=None)->int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--quarto', action='store_true', help='render with Quarto through nbdev_docs (Quarto must be installed)')
+    ap.add_argument('--allow-missing', action='store_true', help='stage the source of experiment notebooks that have no recorded run (drafts only)')
+    ap.add_argument('--only', default=None, help='stage only notebooks whose name contains this (drafts only)')
+    ap.add_argument('--out', default=str(ROOT/'_docs'))
+    args = ap.parse_args(argv)
+    os.chdir(ROOT)
+    try:
+        staged = stage(args.allow_missing, args.only)
+        for k, v in staged.items(): print(f'{k}: {v}')
+        check_staged(args.allow_missing)
+        if args.quarto:
+            if shutil.which('quarto') is None: raise DocsError('--quarto: quarto is not on PATH')
+            subprocess.run([str(Path(sys.executable).parent/'nbdev_docs'), '--path', str(STAGE)], check=True, cwd=ROOT)
+            return 0
+        from nbdev.serve import proc_nbs
+        shutil.rmtree(PROC, ignore_errors=True)
+        proc_nbs(str(STAGE), n_workers=0)  # nbdev's processing: show_doc API reference, hidden/exported cells removed
+        render_html(Path(args.out))
+        check_html(Path(args.out), staged)
+        print(f'docs written to {args.out} ({len(staged)} pages)')
+        return 0
+    except (DocsError, subprocess.CalledProcessError) as e:
+        print(f'docs: error: {e}', file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__': sys.exit(main())
