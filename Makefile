@@ -43,9 +43,9 @@ bench: install
 export: install
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
 
+# README.md is nbs/index.ipynb, executed at smoke scale (its outputs are real) and rendered as markdown
 readme: install
-	$(BIN)/jupyter nbconvert --to markdown nbs/index.ipynb --output-dir . --output README
-	@rm -rf index_files
+	$(BIN)/python tools/docs.py --readme
 
 # nbdev's docs commands install Quarto and `pip install -e .[dev]` with the first pip on PATH when Quarto is missing:
 # they only ever run here with .venv/bin first on PATH, and tools/docs.py avoids them without Quarto.

@@ -256,15 +256,33 @@ def check_html(out:Path, staged:dict):
     if problems: raise DocsError('rendered pages failed the checks:\n  ' + '\n  '.join(problems))
 
 
+def readme():
+    "README.md from nbs/index.ipynb, executed (so it shows real outputs), with Python code fences."
+    import tempfile, nbformat
+    from nbconvert import MarkdownExporter
+    with tempfile.TemporaryDirectory() as d:
+        execute_smoke(NBS/'index.ipynb', Path(d)/'index.ipynb')
+        nb = nbformat.read(str(Path(d)/'index.ipynb'), as_version=4)
+    nb.metadata['language_info'] = {'name': 'python'}
+    for c in nb.cells:
+        if c.cell_type == 'code': c.source = '\n'.join(l for l in c.source.splitlines() if not l.startswith('#|'))
+    body, _ = MarkdownExporter().from_notebook_node(nb)
+    (ROOT/'README.md').write_text(body)
+
+
 def main(argv=None)->int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--quarto', action='store_true', help='render with Quarto through nbdev_docs (Quarto must be installed)')
     ap.add_argument('--allow-missing', action='store_true', help='stage the source of experiment notebooks that have no recorded run (drafts only)')
     ap.add_argument('--only', default=None, help='stage only notebooks whose name contains this (drafts only)')
     ap.add_argument('--out', default=str(ROOT/'_docs'))
+    ap.add_argument('--readme', action='store_true', help='only write README.md from nbs/index.ipynb (executed)')
     args = ap.parse_args(argv)
     os.chdir(ROOT)
     try:
+        if args.readme:
+            readme()
+            return 0
         staged = stage(args.allow_missing, args.only)
         for k, v in staged.items(): print(f'{k}: {v}')
         check_staged(args.allow_missing)
