@@ -13,7 +13,7 @@ from .core import get_scale, read_results, atomic_write_text, git_revision
 # %% auto #0
 __all__ = ['RESERVED', 'find_nbs', 'packaged_nbs', 'notebooks_dir', 'has_parameters', 'experiment_notebooks', 'resolve_notebook',
            'parse_value', 'parameters', 'check_params', 'NotebookFailed', 'to_html', 'run_notebook', 'new_run_dir',
-           'summarize', 'headlines', 'record', 'reproduce', 'main']
+           'summarize', 'headlines', 'record', 'run_unit', 'reproduce', 'main']
 
 # %% ../nbs/06_cli.ipynb #5ac260e6
 def find_nbs(start:str|Path|None=None # where to start looking (default: the current directory)
@@ -254,28 +254,84 @@ def record(run_dir:str|Path, # a finished run folder (executed notebook + result
     return out
 
 # %% ../nbs/06_cli.ipynb #48229795
+def _unit_key(nb:Path, scale, device, params:dict, revision:str)->str:
+    import hashlib
+    blob = json.dumps(dict(nb=nb.name, scale=scale, device=device, params=params, revision=revision), sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+def _done(run_dir:Path)->set:
+    f = run_dir/'done.jsonl'
+    if not f.exists(): return set()
+    return {e['key'] for e in map(json.loads, f.read_text().splitlines()) if e.get('ok')}
+
+def run_unit(nb:Path, run_dir:Path, scale:str, device:str, data_root:str|None, params:dict, progress:bool=False)->dict:
+    "Run one notebook into `run_dir` and say how it went (a failure is reported, not raised)."
+    t0 = time.perf_counter()
+    try:
+        run_notebook(nb, run_dir, scale, device, data_root, params, progress=progress)
+        ok, err = True, None
+    except NotebookFailed as e: ok, err = False, str(e)
+    return dict(notebook=nb.name, ok=ok, error=err, seconds=round(time.perf_counter() - t0, 1))
+
+def _sequential(units, run_dir, scale, device, data_root, progress):
+    for i, (p, mine) in enumerate(units, 1):
+        print(f'[{i}/{len(units)}] {p.name} at scale {scale}', flush=True)
+        r = run_unit(p, run_dir, scale, device, data_root, mine, progress)
+        print(f"  {'ok' if r['ok'] else 'FAILED: ' + r['error']} ({r['seconds']:.0f} s)", flush=True)
+        yield r
+
+def _ray(units, run_dir, scale, device, data_root, address, cpus, gpus):
+    try: import ray
+    except ImportError: raise ImportError("executor: 'ray' needs Ray: pip install 'privbook[cluster]'") from None
+    started = not ray.is_initialized()
+    if started: ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(run_unit)
+    pending = {task.remote(p, run_dir, scale, device, data_root, mine): p for p, mine in units}
+    print(f'{len(pending)} notebooks submitted to Ray ({ray.cluster_resources().get("CPU", 0):.0f} CPUs, {ray.cluster_resources().get("GPU", 0):.0f} GPUs)', flush=True)
+    try:
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            p = pending.pop(done[0])
+            try: r = ray.get(done[0])
+            except Exception as e: r = dict(notebook=p.name, ok=False, error=f'{p.name}: the Ray task failed: {e}', seconds=None)
+            print(f"  {p.name}: {'ok' if r['ok'] else 'FAILED: ' + r['error']}", flush=True)
+            yield r
+    finally:
+        if started: ray.shutdown()
+
 def reproduce(scale:str='smoke', device:str='auto', only:str|None=None, data_root:str|None=None,
-              out_root:str|Path='runs', nbs:str|Path|None=None, params:dict|None=None, progress:bool=True):
-    "Run the experiment notebooks into a new folder under `out_root`; returns (run folder, summary, failures)."
+              out_root:str|Path='runs', nbs:str|Path|None=None, params:dict|None=None, progress:bool=True,
+              executor:str='sequential', # 'sequential' or 'ray'
+              address:str|None=None, # Ray cluster address (None: start a local Ray instance)
+              cpus_per_notebook:float=1, gpus_per_notebook:float=0, # Ray resource request of each notebook
+              run_dir:str|Path|None=None, # a run folder to (re)use: notebooks that already succeeded there are skipped
+             ):
+    "Run the experiment notebooks into one run folder; returns (run folder, summary, failures)."
     get_scale(scale)
+    if executor not in ('sequential', 'ray'): raise ValueError(f"executor: expected 'sequential' or 'ray', got {executor!r}")
     nbs_ = experiment_notebooks(nbs, only)
     if not nbs_: raise ValueError(f"only: no experiment notebook matches {only!r}")
+    params = params or {}
     known = set().union(*(parameters(p) for p in nbs_))
-    for k in params or {}:
+    for k in params:
         if k in RESERVED or k not in known: check_params(nbs_[0], {k: params[k]})  # raises, naming the parameter
-    for p in nbs_: check_params(p, {k: v for k, v in (params or {}).items() if k in parameters(p)})
-    run_dir = new_run_dir(out_root)
+    units = [(p, check_params(p, {k: v for k, v in params.items() if k in parameters(p)})) for p in nbs_]
+    run_dir = new_run_dir(out_root) if run_dir is None else Path(_abs(run_dir))
+    run_dir.mkdir(parents=True, exist_ok=True)
+    rev = git_revision(nbs_[0].parent)
+    keys = {p.name: _unit_key(p, scale, device, mine, rev) for p, mine in units}
+    done = _done(run_dir) if rev not in ('unknown',) and not rev.endswith('+dirty') else set()
+    todo = [(p, mine) for p, mine in units if keys[p.name] not in done]
+    for p, _ in units:
+        if keys[p.name] in done: print(f'skipped {p.name}: it already succeeded in {run_dir} for revision {rev}', flush=True)
+    runs = _sequential(todo, run_dir, scale, device, data_root, progress) if executor == 'sequential' else \
+           _ray(todo, run_dir, scale, device, data_root, address, cpus_per_notebook, gpus_per_notebook)
     failures, times = [], {}
-    for i, p in enumerate(nbs_, 1):
-        t0 = time.perf_counter()
-        print(f'[{i}/{len(nbs_)}] {p.name} at scale {scale}', flush=True)
-        mine = {k: v for k, v in (params or {}).items() if k in parameters(p)}
-        try: run_notebook(p, run_dir, scale, device, data_root, mine, progress=progress)
-        except NotebookFailed as e:
-            failures.append(str(e))
-            print(f'  FAILED: {e}', flush=True)
-        times[p.name] = time.perf_counter() - t0
-        print(f'  {times[p.name]:.0f} s', flush=True)
+    from privbook.core import _append_line
+    for r in runs:
+        times[r['notebook']] = r['seconds']
+        _append_line(run_dir/'done.jsonl', json.dumps(dict(key=keys[r['notebook']], revision=rev, **r)) + '\n')
+        if not r['ok']: failures.append(r['error'])
     atomic_write_text(run_dir/'timings.json', json.dumps(times, indent=1))
     res = run_dir/'results'
     summ = summarize(res) if res.exists() else summarize(run_dir)
@@ -312,6 +368,11 @@ def _parser():
     r.add_argument('--record', action='store_true', help="copy the finished run into the checkout's data/results/<scale>/")
     rp = sub.add_parser('reproduce', parents=[common], help='run every experiment notebook')
     rp.add_argument('--only', default=None, help="substring or glob of notebook names, e.g. fmd")
+    rp.add_argument('--executor', default='sequential', choices=['sequential', 'ray'], help="one notebook after another, or Ray tasks")
+    rp.add_argument('--address', default=None, help="Ray cluster to join (default: start a local Ray instance)")
+    rp.add_argument('--cpus-per-notebook', type=float, default=1, help="Ray: CPUs each notebook asks for")
+    rp.add_argument('--gpus-per-notebook', type=float, default=0, help="Ray: GPUs each notebook asks for")
+    rp.add_argument('--run-dir', default=None, help="run folder to (re)use; notebooks that already succeeded there for this revision are skipped")
     ds = sub.add_parser('datasets', help='which datasets are available and where')
     ds.add_argument('--data-root', default=None)
     return ap
@@ -340,7 +401,9 @@ def _reproduce(args, params)->int:
             check_params(p, {k: v for k, v in params.items() if k in parameters(p)})
             print(f'would run {p} at scale {args.scale}')
         return 0
-    run_dir, summ, failures = reproduce(args.scale, args.device, args.only, args.data_root, args.out, args.nbs, params, progress=not args.no_progress)
+    run_dir, summ, failures = reproduce(args.scale, args.device, args.only, args.data_root, args.out, args.nbs, params, progress=not args.no_progress,
+                                        executor=args.executor, address=args.address, cpus_per_notebook=args.cpus_per_notebook,
+                                        gpus_per_notebook=args.gpus_per_notebook, run_dir=args.run_dir)
     print(f'\nrun folder: {run_dir}\n')
     print(summ.to_string(index=False))
     if failures:

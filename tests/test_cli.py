@@ -144,3 +144,30 @@ def test_sigterm_stops_the_kernel(tmp_path):
     n = len(res.read_text().splitlines())
     time.sleep(2)
     assert len(res.read_text().splitlines()) == n, 'the kernel kept running after privbook was terminated'
+
+def _tiny_checkout(tmp_path):
+    (tmp_path/'settings.ini').write_text('[DEFAULT]\n'); nbs = tmp_path/'nbs'; nbs.mkdir()
+    tiny_nb(nbs/'41_fakegrad_a.ipynb', body="run = core.setup_run('a', scale, 'cpu', seed, out_dir)\nfor i in range(50): run.rec.log('i', i*k)")
+    tiny_nb(nbs/'42_fakegrad_b.ipynb', body="run = core.setup_run('b', scale, 'cpu', seed, out_dir)\nfor i in range(50): run.rec.log('i', -i*k)")
+    git = ['git', '-c', 'user.name=t', '-c', 'user.email=t@example.org']
+    for c in (['init', '-q'], ['add', '-A'], ['commit', '-qm', 'tiny']): subprocess.run(git + c, cwd=tmp_path, check=True, capture_output=True)
+    return nbs
+
+def test_ray_executor_gives_the_sequential_results_and_reruns_skip(tmp_path):
+    pytest.importorskip('ray')
+    nbs = _tiny_checkout(tmp_path)
+    seq, _, f1 = cli.reproduce('smoke', only='fakegrad', nbs=nbs, out_root=tmp_path/'runs', progress=False)
+    ray_, _, f2 = cli.reproduce('smoke', only='fakegrad', nbs=nbs, out_root=tmp_path/'runs', executor='ray')
+    assert f1 == f2 == []
+    names = lambda d: sorted(p.name for p in (d/'results').glob('*.jsonl'))
+    assert names(seq) == names(ray_) == ['a.jsonl', 'b.jsonl']
+    for n in names(seq):
+        a, b = core.read_results(seq/'results'/n), core.read_results(ray_/'results'/n)
+        assert a.value.tolist() == b.value.tolist() and len(a) == 50
+    # a failing notebook is reported and the others go on; a rerun into the same folder runs only what did not succeed
+    tiny_nb(nbs/'43_fakegrad_c.ipynb', body="raise RuntimeError('boom')")  # untracked: the revision stays clean
+    _, _, f3 = cli.reproduce('smoke', only='fakegrad', nbs=nbs, executor='ray', run_dir=ray_)
+    assert len(f3) == 1 and 'boom' in f3[0]
+    done = [json.loads(l) for l in (ray_/'done.jsonl').read_text().splitlines()]
+    assert [d['notebook'] for d in done].count('41_fakegrad_a.ipynb') == 1, 'a notebook that already succeeded is skipped'
+    assert len(core.read_results(ray_/'results'/'a.jsonl')) == 50
