@@ -13,7 +13,7 @@ from .core import check_images, check_labels
 # %% auto #0
 __all__ = ['VERDICTS', 'accuracy', 'ssim', 'dssim', 'mse', 'psnr', 'linf', 'confidence_distortion', 'attack_success_rate',
            'beside', 'Interval', 'bootstrap_ci', 'bootstrap_diff', 'verdict', 'claim_line', 'CompetenceGateError',
-           'competence_gate']
+           'competence_gate', 'claim', 'recorded_claims']
 
 # %% ../nbs/03_metrics.ipynb #215a6b63
 def _pair(a, b, na='a', nb='b'):
@@ -192,3 +192,28 @@ def competence_gate(passed:bool, # did the attack beat the trivial baseline on t
     "Stop (raise `CompetenceGateError`) unless `passed`: no defence number may rest on an incompetent attack."
     if not passed: raise CompetenceGateError(f"competence gate failed: {what}. No defence number is recorded from this attack.")
     print(f'competence gate passed: {what}')
+
+# %% ../nbs/03_metrics.ipynb #4ea28bd1
+def claim(rec, # a `core.Recorder` (e.g. `run.rec`)
+          what:str, # the claim in words
+          ci:Interval, # our interval for the quantity the claim is about
+          op:str, # '>' / '<' / '~' as in `verdict`
+          than:float=0., tol:float=0., # threshold (or the paper's value) and band for '~'
+          paper:float|None=None, # the paper's own number, shown beside ours
+          **params)->str: # what else identifies the row (dataset, table, ...)
+    "Print `claim_line` and record a 'claim' row with the interval and the verdict; returns the verdict."
+    print(claim_line(what, ci, op, than, tol, paper))
+    v = verdict(ci, op, than, tol)
+    rec.log('claim', ci.est, what=what, claim=op, than=than, tol=tol, paper=paper, verdict=v, **ci.params(), **params)
+    return v
+
+def recorded_claims(df:pd.DataFrame, # results read with `core.read_results`
+                   )->pd.DataFrame:
+    "The recorded 'claim' rows, each verdict computed again from its recorded interval (column `verdict_recomputed`)."
+    c = df[df.metric == 'claim'].copy() if 'metric' in df else pd.DataFrame()
+    if c.empty: return c
+    def again(r):
+        ci = Interval(float(r.value), float(r.ci_low), float(r.ci_high), int(r.n), float(r.ci_level))
+        return verdict(ci, r.claim, float(r.than), float(r.tol))
+    c['verdict_recomputed'] = c.apply(again, axis=1)
+    return c.reset_index(drop=True)
