@@ -183,9 +183,16 @@ def _plain_dtype(*args):
 
 _RECONSTRUCT = _np_global('numpy._core.multiarray._reconstruct', 'numpy.core.multiarray._reconstruct')
 _FROMBUFFER = _np_global('numpy._core.numeric._frombuffer', 'numpy.core.numeric._frombuffer')
-_SAFE_GLOBALS = {('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): _plain_dtype}
+_SCALAR = _np_global('numpy._core.multiarray.scalar', 'numpy.core.multiarray.scalar')
+def _latin1(text, encoding='latin1'):
+    "How protocol-2 pickles written by Python 3 store bytes: `_codecs.encode(text, 'latin1')`, with no other codec."
+    if encoding not in ('latin1', 'latin-1') or not isinstance(text, str): raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r} is refused")
+    return text.encode('latin1')
+
+_SAFE_GLOBALS = {('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): _plain_dtype, ('_codecs', 'encode'): _latin1}
 for _m in ('numpy.core', 'numpy._core'):
     _SAFE_GLOBALS[(f'{_m}.multiarray', '_reconstruct')] = _RECONSTRUCT
+    _SAFE_GLOBALS[(f'{_m}.multiarray', 'scalar')] = _SCALAR  # numpy scalars: a dtype (checked above) and raw bytes
     if _FROMBUFFER is not None: _SAFE_GLOBALS[(f'{_m}.numeric', '_frombuffer')] = _FROMBUFFER
 
 class _ArrayUnpickler(pickle.Unpickler):
@@ -289,6 +296,11 @@ def _outside(p, top)->ValueError:
     return ValueError(f"name: {p} links to {os.path.realpath(p)}, outside the imagefolder root {top}; "
                       "privbook reads only files under the root (copy the data in, or point imagefolder: at a common parent)")
 
+def _in_cycle(d:Path, base:Path)->bool:
+    "Whether folder `d` (below `base`) is reached again through a link to one of its own ancestors."
+    real = os.path.realpath(d)
+    return any(os.path.realpath(a) == real for a in d.parents if len(a.parts) >= len(base.parts))
+
 def _image_files(folder:Path, # the folder whose sub-folders are the classes
                  top:Path, # the imagefolder root given by the user (links must stay under it)
                 )->tuple[list[str], list[tuple[Path, int]]]:
@@ -300,15 +312,13 @@ def _image_files(folder:Path, # the folder whose sub-folders are the classes
         if e.is_dir() and not _inside(e.path, real_top): raise _outside(e.path, top)
     classes = [e.name for e in entries if e.is_dir()]
     if not classes: raise FileNotFoundError(f"name: no class folders in {folder} (expected one sub-folder per class)")
-    samples, seen = [], set()
+    samples = []
     for ci, c in enumerate(classes):
         for dirpath, dirnames, files in os.walk(folder/c, followlinks=True):
-            real = os.path.realpath(dirpath)
             if not _inside(dirpath, real_top): raise _outside(dirpath, top)
-            if real in seen:  # a link cycle, or a second link to a folder already read
+            if _in_cycle(Path(dirpath), folder/c):
                 dirnames.clear()
                 continue
-            seen.add(real)
             dirnames.sort()
             for fn in sorted(files):
                 p = Path(dirpath)/fn

@@ -299,7 +299,7 @@ def _load_checkpoint(model:nn.Module, # the freshly built model to load into
             raise ValueError("expected a dict with a 'state_dict' and an 'info' dict")
         model.load_state_dict(ck['state_dict'])
     except Exception as e:
-        warnings.warn(f"model cache {path} is unreadable or holds another model ({type(e).__name__}: {str(e)[:300]}); "
+        warnings.warn(f"model cache {path} is unreadable or holds another model ({type(e).__name__}: {' '.join(str(e).split())[:300]}); "
                       "retraining, and replacing the file", RuntimeWarning, stacklevel=3)
         return False
     model.info = ck['info']
