@@ -55,8 +55,9 @@ def stratified_split(y:np.ndarray, # integer labels, one per example
                     )->tuple[np.ndarray, np.ndarray]:
     "Sorted indices (train, test) with `test_frac` of every class in test, fixed by `seed`."
     y = np.asarray(y)
-    if y.ndim != 1: raise ValueError(f"y: expected a 1-D array of labels, got shape {y.shape}")
-    if not 0 < test_frac < 1: raise ValueError(f"test_frac: expected a fraction in (0, 1), got {test_frac!r}")
+    if y.ndim != 1 or y.size == 0: raise ValueError(f"y: expected a non-empty 1-D array of labels, got shape {y.shape}")
+    if isinstance(test_frac, bool) or not isinstance(test_frac, (int, float, np.integer, np.floating)) or not 0 < test_frac < 1:
+        raise ValueError(f"test_frac: expected a fraction in (0, 1), got {test_frac!r}")
     rng = np.random.default_rng(seed)
     tr, te = [], []
     for c in np.unique(y):
@@ -484,6 +485,7 @@ def verify(root:str|Path|None=None, # dataset root to check (default: $PRIVBOOK_
           )->pd.DataFrame:
     "MD5 of every known dataset file under `root` against the published one: columns dataset, file, status ('ok' / 'mismatch' / 'missing'), expected, actual."
     r = data_root(root)
+    if names is not None and not isinstance(names, (str, list, tuple)): raise TypeError(f"names: expected a dataset name or a list of them, got {type(names).__name__}")
     names = list(CHECKSUMS) if names is None else [names] if isinstance(names, str) else list(names)
     unknown = [n for n in names if n not in CHECKSUMS]
     if unknown: raise ValueError(f"names: no checksums for {unknown}; known: {list(CHECKSUMS)}")

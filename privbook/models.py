@@ -161,8 +161,13 @@ def conv_layers(model:nn.Module, # a model from `build` (or any CNN with `input_
                 input_shape:tuple|None=None, # (C, H, W) of a probe input; default `model.input_shape`
                )->list[tuple[str, nn.Conv2d]]:
     "Conv2d layers of `model` as (name, module), in forward order: index k is the paper's 'layer k'."
-    shape = input_shape or getattr(model, 'input_shape', None)
+    if not isinstance(model, nn.Module): raise TypeError(f"model: expected a torch nn.Module, got {type(model).__name__}")
+    shape = input_shape if input_shape is not None else getattr(model, 'input_shape', None)
     if shape is None: raise ValueError("input_shape: model has no `input_shape`; pass (C, H, W)")
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 3
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in shape)):
+        raise ValueError(f"input_shape: expected (C, H, W) of positive ints, got {shape!r}")
+    shape = tuple(int(v) for v in shape)
     names = {m: n for n, m in model.named_modules()}
     order = []
     hs = [m.register_forward_hook(lambda m, i, o: order.append(m)) for m in model.modules() if isinstance(m, nn.Conv2d)]
@@ -170,6 +175,7 @@ def conv_layers(model:nn.Module, # a model from `build` (or any CNN with `input_
     try:
         p = next(model.parameters())
         with torch.no_grad(): model(torch.zeros(1, *shape, device=p.device, dtype=p.dtype))
+    except (RuntimeError, ValueError) as e: raise ValueError(f"input_shape: the model cannot run on a 1 x {' x '.join(map(str, shape))} probe ({' '.join(str(e).split())[:200]})") from None
     finally:
         for h in hs: h.remove()
         model.train(was)
@@ -265,7 +271,9 @@ def accuracy(model:nn.Module, # classifier
              y:torch.Tensor|None=None, # labels (omit with a dataset)
              batch_size:int=256)->float:
     "Fraction of `x` that `model` classifies as `y` (in [0,1])."
-    x, y = _xy(x, y); check_labels(y, len(x))
+    x, y = _xy(x, y)
+    _check_input(model, x, 'x')
+    check_labels(y, len(x))
     return (predict(model, x, batch_size).argmax(1) == y).float().mean().item()
 
 def correct_by_all(models:dict|list, # classifiers
@@ -273,6 +281,7 @@ def correct_by_all(models:dict|list, # classifiers
                    y:torch.Tensor, # labels
                   )->torch.Tensor:
     "Boolean mask of the images that every model classifies correctly (the papers' evaluation set)."
+    check_images(x, 'x')
     check_labels(y, len(x))
     ms = models.values() if isinstance(models, dict) else models
     keep = torch.ones(len(x), dtype=torch.bool)
