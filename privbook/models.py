@@ -231,8 +231,8 @@ def fit(model:nn.Module, # model to train in place
     nc = getattr(model, 'num_classes', None)
     check_labels(y, len(x), 'train labels', num_classes=nc if isinstance(nc, int) else None)
     epochs, batch_size = _int_arg(epochs, 'epochs', 1), _int_arg(batch_size, 'batch_size', 1)
-    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float)) or not 0 < lr < math.inf): raise ValueError(f"lr: expected a finite number > 0 or None, got {lr!r}")
-    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or not 0 <= weight_decay < math.inf: raise ValueError(f"weight_decay: expected a finite number >= 0, got {weight_decay!r}")
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) or not 0 < lr < math.inf): raise ValueError(f"lr: expected a finite number > 0 or None, got {lr!r}")
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float, np.integer, np.floating)) or not 0 <= weight_decay < math.inf: raise ValueError(f"weight_decay: expected a finite number >= 0, got {weight_decay!r}")
     dev = get_device(device) if device is not None else next(model.parameters()).device
     model.to(dev).train()
     lr = lr or PEAK_LR.get(getattr(model, 'arch', ''), 2e-3)
