@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_models.ipynb #aa043a0d
 from __future__ import annotations
-import os, json, time, math, hashlib
+import os, json, time, math, hashlib, warnings
 from collections import OrderedDict
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
@@ -110,6 +110,11 @@ def _pretrained_state(arch, pretrained):
                                 f"torchvision.models.get_model({arch!r}, weights='DEFAULT'), or pass pretrained='/path/to/weights.pth'")
     return torch.load(path, map_location='cpu', weights_only=True)
 
+def _int_arg(v, name:str, minimum:int)->int:
+    "`v` as a Python int (numpy integers accepted) if it is an integer >= `minimum`; else a ValueError naming `name`."
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < minimum: raise ValueError(f"{name}: expected an int >= {minimum}, got {v!r}")
+    return int(v)
+
 def _last_linear(net):
     "(parent, attribute) of the final classification Linear layer of a torchvision classifier."
     if hasattr(net, 'fc'): return net, 'fc'
@@ -125,10 +130,12 @@ def build(arch:str, # one of `ARCHS`
           hidden:int=512, # classifier width of VGG / AlexNet for small inputs
          )->nn.Sequential:
     "A torchvision `arch` for `num_classes` classes on `in_channels` x `image_size`^2 images in [0,1]."
-    if arch not in ARCHS: raise ValueError(f"arch: unknown architecture {arch!r}; known: {list(ARCHS)}")
-    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2: raise ValueError(f"num_classes: expected an int >= 2, got {num_classes!r}")
+    if not isinstance(arch, str) or arch not in ARCHS: raise ValueError(f"arch: unknown architecture {arch!r}; known: {list(ARCHS)}")
+    num_classes = _int_arg(num_classes, 'num_classes', 2)
+    in_channels = _int_arg(in_channels, 'in_channels', 1)
     if in_channels not in (1, 3): raise ValueError(f"in_channels: expected 1 or 3, got {in_channels!r}")
-    if isinstance(image_size, bool) or not isinstance(image_size, int) or image_size < 8: raise ValueError(f"image_size: expected an int >= 8, got {image_size!r}")
+    image_size = _int_arg(image_size, 'image_size', 8)
+    hidden = _int_arg(hidden, 'hidden', 1)
     kw = dict(aux_logits=False, init_weights=True) if arch == 'googlenet' else {}
     if pretrained is not False:
         if arch == 'googlenet': kw = dict(aux_logits=True, init_weights=False)
@@ -154,8 +161,13 @@ def conv_layers(model:nn.Module, # a model from `build` (or any CNN with `input_
                 input_shape:tuple|None=None, # (C, H, W) of a probe input; default `model.input_shape`
                )->list[tuple[str, nn.Conv2d]]:
     "Conv2d layers of `model` as (name, module), in forward order: index k is the paper's 'layer k'."
-    shape = input_shape or getattr(model, 'input_shape', None)
+    if not isinstance(model, nn.Module): raise TypeError(f"model: expected a torch nn.Module, got {type(model).__name__}")
+    shape = input_shape if input_shape is not None else getattr(model, 'input_shape', None)
     if shape is None: raise ValueError("input_shape: model has no `input_shape`; pass (C, H, W)")
+    if (not isinstance(shape, (tuple, list)) or len(shape) != 3
+        or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= 1 for v in shape)):
+        raise ValueError(f"input_shape: expected (C, H, W) of positive ints, got {shape!r}")
+    shape = tuple(int(v) for v in shape)
     names = {m: n for n, m in model.named_modules()}
     order = []
     hs = [m.register_forward_hook(lambda m, i, o: order.append(m)) for m in model.modules() if isinstance(m, nn.Conv2d)]
@@ -163,6 +175,7 @@ def conv_layers(model:nn.Module, # a model from `build` (or any CNN with `input_
     try:
         p = next(model.parameters())
         with torch.no_grad(): model(torch.zeros(1, *shape, device=p.device, dtype=p.dtype))
+    except (RuntimeError, ValueError) as e: raise ValueError(f"input_shape: the model cannot run on a 1 x {' x '.join(map(str, shape))} probe ({' '.join(str(e).split())[:200]})") from None
     finally:
         for h in hs: h.remove()
         model.train(was)
@@ -182,6 +195,22 @@ EPOCH_FACTOR = {'mobilenet_v2': 2,        # MobileNet-V2 reached 93.8% on mnist5
                 'wide_resnet50_2': 0.75}  # WRN-50-2: 4 epochs of batch 64 took 644 s on 2 free cores (> 10 min); 3 suffice
 MAX_BATCH = {'wide_resnet50_2': 64}  # WRN-50-2 needs more (smaller) steps: 94.6% in 4 epochs at batch 128, 95.7% at 64
 
+def _input_channels(model:nn.Module)->int|None:
+    "The channel count `model` expects: `model.input_shape[0]`, else the first registered Conv2d's input channels."
+    shape = getattr(model, 'input_shape', None)
+    if isinstance(shape, (tuple, list)) and len(shape) == 3: return int(shape[0])
+    conv = next((m for m in model.modules() if isinstance(m, nn.Conv2d)), None)
+    return None if conv is None else conv.in_channels
+
+def _check_input(model:nn.Module, x, name:str):
+    "`x` unchanged if it is a batch of images in [0,1] of the model's dtype and channel count; else a clear error naming `name`."
+    if not isinstance(model, nn.Module): raise TypeError(f"model: expected a torch nn.Module, got {type(model).__name__}")
+    check_images(x, name, channels=_input_channels(model))
+    p = next(model.parameters(), None)
+    if p is not None and p.is_floating_point() and x.dtype != p.dtype:
+        raise TypeError(f"{name}: dtype {x.dtype} differs from the model's {p.dtype} (convert with x.to({p.dtype}))")
+    return x
+
 def _xy(ds_or_x, y=None):
     if isinstance(ds_or_x, TensorDataset): return ds_or_x.tensors[0], ds_or_x.tensors[1]
     return ds_or_x, y
@@ -197,7 +226,13 @@ def fit(model:nn.Module, # model to train in place
         progress:bool=True, # show a progress bar
        )->nn.Module:
     "Train `model` on `train` with AdamW, warm-up + cosine schedule; returns it in eval mode."
-    x, y = _xy(train); check_images(x, 'train'); check_labels(y, len(x), 'train labels')
+    x, y = _xy(train)
+    _check_input(model, x, 'train')
+    nc = getattr(model, 'num_classes', None)
+    check_labels(y, len(x), 'train labels', num_classes=nc if isinstance(nc, int) else None)
+    epochs, batch_size = _int_arg(epochs, 'epochs', 1), _int_arg(batch_size, 'batch_size', 1)
+    if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) or not 0 < lr < math.inf): raise ValueError(f"lr: expected a finite number > 0 or None, got {lr!r}")
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float, np.integer, np.floating)) or not 0 <= weight_decay < math.inf: raise ValueError(f"weight_decay: expected a finite number >= 0, got {weight_decay!r}")
     dev = get_device(device) if device is not None else next(model.parameters()).device
     model.to(dev).train()
     lr = lr or PEAK_LR.get(getattr(model, 'arch', ''), 2e-3)
@@ -223,7 +258,8 @@ def predict(model:nn.Module, # classifier
             batch_size:int=256, # evaluation batch size
            )->torch.Tensor:
     "Logits of `model` on `x`, computed in batches in eval mode on the model's device (returned on CPU)."
-    check_images(x)
+    _check_input(model, x, 'x')
+    batch_size = _int_arg(batch_size, 'batch_size', 1)
     dev = next(model.parameters()).device
     was = model.training; model.eval()
     out = torch.cat([model(xb.to(dev)).float().cpu() for xb in x.split(batch_size)])
@@ -235,7 +271,9 @@ def accuracy(model:nn.Module, # classifier
              y:torch.Tensor|None=None, # labels (omit with a dataset)
              batch_size:int=256)->float:
     "Fraction of `x` that `model` classifies as `y` (in [0,1])."
-    x, y = _xy(x, y); check_labels(y, len(x))
+    x, y = _xy(x, y)
+    _check_input(model, x, 'x')
+    check_labels(y, len(x))
     return (predict(model, x, batch_size).argmax(1) == y).float().mean().item()
 
 def correct_by_all(models:dict|list, # classifiers
@@ -243,13 +281,14 @@ def correct_by_all(models:dict|list, # classifiers
                    y:torch.Tensor, # labels
                   )->torch.Tensor:
     "Boolean mask of the images that every model classifies correctly (the papers' evaluation set)."
+    check_images(x, 'x')
     check_labels(y, len(x))
     ms = models.values() if isinstance(models, dict) else models
     keep = torch.ones(len(x), dtype=torch.bool)
     for m in ms: keep &= predict(m, x).argmax(1) == y
     return keep
 
-# %% ../nbs/02_models.ipynb #2ec0dd57
+# %% ../nbs/02_models.ipynb #1fb03fe2
 RECIPE = 2  # bump when `build` or `fit` change what a cached checkpoint holds: old checkpoints are then ignored
 ARCH_RECIPE = {'alexnet': 3, 'wide_resnet50_2': 4}  # per-architecture bumps (their PEAK_LR / EPOCH_FACTOR / MAX_BATCH changed; WRN 4: fused AdamW)
 
@@ -258,6 +297,22 @@ def _save_atomic(obj, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
     torch.save(obj, tmp); os.replace(tmp, path)
+
+def _load_checkpoint(model:nn.Module, # the freshly built model to load into
+                     path:Path, # a cached checkpoint
+                    )->bool:
+    "Load `path` into `model` (setting `model.info`); False, after a warning naming the file, if it is unreadable or another model's."
+    try:
+        ck = torch.load(path, map_location='cpu', weights_only=True)  # weights only: a pickle payload is refused, not run
+        if not isinstance(ck, dict) or not isinstance(ck.get('state_dict'), dict) or not isinstance(ck.get('info'), dict):
+            raise ValueError("expected a dict with a 'state_dict' and an 'info' dict")
+        model.load_state_dict(ck['state_dict'])
+    except Exception as e:
+        warnings.warn(f"model cache {path} is unreadable or holds another model ({type(e).__name__}: {' '.join(str(e).split())[:300]}); "
+                      "retraining, and replacing the file", RuntimeWarning, stacklevel=3)
+        return False
+    model.info = ck['info']
+    return True
 
 def pretrained_or_trained(arch:str, # one of `ARCHS`
                           dataset:str='mnist5k', # dataset name for `data.load`
@@ -271,7 +326,10 @@ def pretrained_or_trained(arch:str, # one of `ARCHS`
                           retrain:bool=False, # ignore the cache
                           progress:bool=True)->nn.Module:
     "A model of `arch` trained on `dataset` at `scale`, from the cache if trained before; `.info` has its test accuracy."
-    s = get_scale(scale); dev = get_device(device)
+    s = get_scale(scale)
+    dev = get_device(device)
+    if not isinstance(dataset, str): raise TypeError(f"dataset: expected a dataset name, got {type(dataset).__name__}")
+    if epochs is not None: epochs = _int_arg(epochs, 'epochs', 1)
     spec = pdata.DATASETS.get(dataset)
     size = image_size or (max(28, spec.size) if spec else 224)
     ch = channels or (spec.channels if spec else 3)
@@ -282,10 +340,7 @@ def pretrained_or_trained(arch:str, # one of `ARCHS`
     path = cache_dir()/f'{key}.pt'
     model = build(arch, num_classes=spec.classes if spec else len(pdata.load(dataset, 'train', root=data_root).classes),
                   in_channels=ch, image_size=size)
-    if path.exists() and not retrain:
-        ck = torch.load(path, map_location='cpu', weights_only=True)
-        model.load_state_dict(ck['state_dict']); model.info = ck['info']
-        return model.to(dev).eval()
+    if path.exists() and not retrain and _load_checkpoint(model, path): return model.to(dev).eval()
     seed_everything(seed)
     model = build(arch, num_classes=model.num_classes, in_channels=ch, image_size=size)
     kw = dict(root=data_root, channels=ch, image_size=size)
