@@ -67,7 +67,11 @@ def seed_everything(seed:int=0 # seed for python, numpy and torch (all devices)
                    )->torch.Generator:
     "Seed every RNG so the same seed gives the same numbers on CPU; returns a seeded CPU `torch.Generator`."
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool): raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
+    seed = int(seed)
+    if not 0 <= seed < 2**63: raise ValueError(f"seed: expected an int in [0, 2**63), got {seed}")
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     return torch.Generator().manual_seed(int(seed))
 
@@ -209,7 +213,9 @@ class Recorder:
 # %% ../nbs/00_core.ipynb #f85d685b
 def _read_jsonl(f:Path)->list[dict]:
     rows = []
-    for i, line in enumerate(f.read_text().splitlines(), 1):
+    try: text = f.read_text(encoding='utf-8')
+    except UnicodeDecodeError as e: raise ValueError(f"path: {f} is not a UTF-8 text file of JSON records ({e.reason} at byte {e.start})") from None
+    for i, line in enumerate(text.splitlines(), 1):
         if not line.strip(): continue
         try: rows.append(_unjson(json.loads(line)))
         except json.JSONDecodeError as e: raise ValueError(f"path: {f} line {i} is not a JSON record ({e.msg}); was the run killed while writing it?") from None

@@ -25,6 +25,9 @@ def accuracy(pred:torch.Tensor, # logits / probabilities N x K, or predicted lab
              y:torch.Tensor, # true labels N
             )->float:
     "Fraction of predictions equal to `y`."
+    if not isinstance(pred, torch.Tensor): raise TypeError(f"pred: expected a tensor of logits N x K or labels N, got {type(pred).__name__}")
+    if pred.ndim not in (1, 2) or pred.dtype == torch.bool or pred.numel() == 0:
+        raise ValueError(f"pred: expected non-empty logits N x K or integer labels N, got shape {tuple(pred.shape)} and dtype {pred.dtype}")
     lab = pred.argmax(1) if pred.ndim == 2 else pred
     check_labels(y, len(lab))
     return (lab.cpu() == y.cpu()).float().mean().item()
@@ -62,6 +65,8 @@ def confidence_distortion(p:torch.Tensor, # probability vectors N x K
                           q:torch.Tensor, # probability vectors N x K
                          )->float:
     "Mean absolute difference per entry between two sets of confidence vectors (the L1 distortion of Wen, Yiu and Hui)."
+    for v, n in ((p, 'p'), (q, 'q')):
+        if not isinstance(v, torch.Tensor): raise TypeError(f"{n}: expected a tensor of probability vectors N x K, got {type(v).__name__}")
     if p.shape != q.shape or p.ndim != 2: raise ValueError(f"q: expected shape {tuple(p.shape)} (N x K), got {tuple(q.shape)}")
     return (p - q).abs().mean().item()
 
@@ -69,6 +74,9 @@ def attack_success_rate(acc_attacked:float, # attacker-side accuracy on attacked
                         acc_clean:float, # the same model's accuracy on clean data
                        )->float:
     "DisguisedNets' examiner success rate: `acc_attacked / acc_clean * 100` (in %)."
+    for v, n in ((acc_attacked, 'acc_attacked'), (acc_clean, 'acc_clean')):
+        if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)): raise TypeError(f"{n}: expected a number, got {type(v).__name__}")
+        if not math.isfinite(v) or v < 0: raise ValueError(f"{n}: expected a finite accuracy >= 0, got {v}")
     if acc_clean <= 0: raise ValueError(f"acc_clean: expected > 0, got {acc_clean}")
     return 100 * acc_attacked / acc_clean
 
@@ -102,14 +110,17 @@ class Interval:
         return dict(ci_low=self.lo, ci_high=self.hi, n=self.n, ci_level=self.level)
 
 def _as_1d(v, name):
-    a = np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=float).ravel()
+    if isinstance(v, (str, bytes)): raise TypeError(f"{name}: expected numbers, got a {type(v).__name__}")
+    try: a = np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=float).ravel()
+    except (ValueError, TypeError) as e: raise ValueError(f"{name}: expected a flat list or array of numbers ({e})") from None
     if a.size == 0: raise ValueError(f"{name}: expected at least one value, got none")
     if not np.isfinite(a).all(): raise ValueError(f"{name}: contains NaN or infinite values")
     return a
 
 def _check_level(level, n_boot):
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)): raise TypeError(f"level: expected a number in (0, 1), got {type(level).__name__}")
     if not 0 < level < 1: raise ValueError(f"level: expected a confidence level in (0, 1), got {level!r}")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 100: raise ValueError(f"n_boot: expected an int >= 100, got {n_boot!r}")
+    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or not 100 <= n_boot <= 10**6: raise ValueError(f"n_boot: expected an int in [100, 10**6], got {n_boot!r}")
 
 def _grouped(vals, groups, level, n_boot, seed):
     "Two-level percentile bootstrap of the pooled mean: resample groups, then units within each group."

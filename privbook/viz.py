@@ -19,6 +19,7 @@ def heatmap(df:pd.DataFrame, # rows x columns matrix (e.g. authorized x unauthor
             vmin:float|None=0, vmax:float|None=100, # color range
             xlabel:str='', ylabel:str='', ax=None, figsize=None):
     "Annotated heatmap of a model-by-model matrix, rows and columns as in the papers' tables."
+    if not isinstance(df, pd.DataFrame): raise TypeError(f"df: expected a pandas DataFrame (rows x columns), got {type(df).__name__}")
     if ax is None: _, ax = plt.subplots(figsize=figsize or (1.1*len(df.columns) + 2, 0.7*len(df) + 1.2))
     sns.heatmap(df.astype(float), annot=True, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax, cbar=False, ax=ax, linewidths=.5)
     ax.set_title(title); ax.set_xlabel(xlabel); ax.set_ylabel(ylabel)
@@ -40,6 +41,10 @@ def image_grid(rows:dict, # row name -> images N x C x H x W in [0,1]
                diff_rows:tuple=(), # names of rows holding signed differences (shown centred on 0)
               ):
     "A grid with one row per entry of `rows` (original / protected / reconstructed ...)."
+    if not isinstance(rows, dict) or not rows: raise TypeError(f"rows: expected a non-empty dict name -> images N x C x H x W, got {rows!r:.60}")
+    for k, v in rows.items():
+        if not isinstance(v, torch.Tensor) or v.ndim != 4 or len(v) == 0: raise ValueError(f"rows: {k!r} must hold images N x C x H x W, got {getattr(v, 'shape', type(v).__name__)}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1: raise ValueError(f"n: expected a positive int, got {n!r}")
     n = min(n, *(len(v) for v in rows.values()))
     fig, axs = plt.subplots(len(rows), n, figsize=(scale*n, scale*len(rows)), squeeze=False)
     for r, (name, imgs) in enumerate(rows.items()):
