@@ -375,6 +375,7 @@ def _parser():
     rp.add_argument('--run-dir', default=None, help="run folder to (re)use; notebooks that already succeeded there for this revision are skipped")
     ds = sub.add_parser('datasets', help='which datasets are available and where')
     ds.add_argument('--data-root', default=None)
+    ds.add_argument('--verify', action='store_true', help="also check every known dataset file against its published MD5 (exit 1 on a mismatch)")
     return ap
 
 def _run(args, params)->int:
@@ -411,6 +412,19 @@ def _reproduce(args, params)->int:
         return 1
     return 0
 
+def _datasets(args)->int:
+    "List what is available where (never unpickling anything); with --verify, check the files' MD5 sums."
+    from privbook.data import available, data_root, verify
+    print(f'dataset root: {data_root(args.data_root)}')
+    av = available(args.data_root)
+    print(av.drop(columns=['reason'], errors='ignore').to_string(index=False))
+    for _, r in av[~av.available & av.get('note', '').astype(str).str.startswith('unreadable')].iterrows(): print(f'\n{r["name"]}: {r["reason"]}')
+    if not args.verify: return 0
+    v = verify(args.data_root)
+    present = v[v.status != 'missing']
+    print('\nchecksums (data/checksums.md5):\n' + (present.to_string(index=False) if len(present) else 'no known dataset file under the root'))
+    return 1 if (v.status == 'mismatch').any() else 0
+
 def _interrupt(signum, frame): raise KeyboardInterrupt(f'signal {signum}')
 
 def main(argv:list|None=None)->int:
@@ -418,11 +432,7 @@ def main(argv:list|None=None)->int:
     args = _parser().parse_args(argv)
     signal.signal(signal.SIGTERM, _interrupt)  # papermill then shuts the kernel down, as on Ctrl-C
     try:
-        if args.cmd == 'datasets':
-            from privbook.data import available, data_root
-            print(f'dataset root: {data_root(args.data_root).resolve()}')
-            print(available(args.data_root).to_string(index=False))
-            return 0
+        if args.cmd == 'datasets': return _datasets(args)
         if args.cmd in ('run', 'reproduce'):
             get_scale(args.scale)
             params = _params(args)

@@ -171,3 +171,12 @@ def test_ray_executor_gives_the_sequential_results_and_reruns_skip(tmp_path):
     done = [json.loads(l) for l in (ray_/'done.jsonl').read_text().splitlines()]
     assert [d['notebook'] for d in done].count('41_fakegrad_a.ipynb') == 1, 'a notebook that already succeeded is skipped'
     assert len(core.read_results(ray_/'results'/'a.jsonl')) == 50
+
+def test_datasets_verify_flags_a_changed_file(tmp_path):
+    raw = tmp_path/'olivetti'
+    raw.mkdir()
+    import numpy as np
+    np.save(raw/'olivetti_faces.npy', np.zeros((400, 64, 64), np.float32))
+    np.save(raw/'olivetti_faces_target.npy', np.repeat(np.arange(40), 10))
+    r = sh('datasets', '--data-root', str(tmp_path), '--verify')
+    assert r.returncode == 1 and 'mismatch' in r.stdout, r.stdout + r.stderr
