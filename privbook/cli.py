@@ -66,10 +66,10 @@ def resolve_notebook(nb:str|Path, # a path, or a name ('11_fmd_transfer' or '11_
 
 # %% ../nbs/06_cli.ipynb #dc41ef00
 _OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-        ast.Pow: operator.pow, ast.USub: operator.neg, ast.UAdd: operator.pos}
+        ast.USub: operator.neg, ast.UAdd: operator.pos}  # no **: 9**9**9 would hang the command line
 
 def _arith(node):
-    "Value of a numeric literal expression (numbers, + - * / ** and unary signs) or ValueError."
+    "Value of a numeric literal expression (numbers, + - * / and unary signs) or ValueError."
     if isinstance(node, ast.Expression): return _arith(node.body)
     if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool): return node.value
     if isinstance(node, ast.BinOp) and type(node.op) in _OPS: return _OPS[type(node.op)](_arith(node.left), _arith(node.right))

@@ -10,6 +10,7 @@ nbconvert HTML page per notebook with a sidebar. Nothing is installed and any ce
 from __future__ import annotations
 import argparse, html, json, os, re, shutil, subprocess, sys
 from pathlib import Path
+from privbook.cli import has_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS, STAGE, PROC = ROOT/'nbs', ROOT/'_docsrc', ROOT/'_proc'
@@ -18,11 +19,6 @@ SKIP_FLAGS = {'notest', 'slow', 'gpu'}
 
 
 class DocsError(RuntimeError): pass
-
-
-def is_experiment(nb:dict)->bool:
-    "Experiment notebooks have a papermill parameters cell (the results page, which computes nothing, is executed here)."
-    return any('parameters' in c.get('metadata', {}).get('tags', []) for c in nb['cells'])
 
 
 def experiments_of(nb:dict)->list[str]:
@@ -122,8 +118,7 @@ def stage(allow_missing:bool=False, only:str|None=None)->dict:
     done = {}
     for p in sorted(NBS.glob('*.ipynb')):
         if only and only not in p.stem: continue
-        nb = json.loads(p.read_text())
-        if is_experiment(nb) and p.stem != '90_results': done[p.name] = stage_recorded(p, STAGE/p.name, allow_missing)
+        if has_parameters(p) and p.stem != '90_results': done[p.name] = stage_recorded(p, STAGE/p.name, allow_missing)  # 90 reads the record
         else:
             print(f'executing {p.name} at smoke scale', flush=True)
             execute_smoke(p, STAGE/p.name)
