@@ -177,8 +177,9 @@ def run_notebook(nb:str|Path, # notebook path, or a name ('11_fmd_transfer' or '
     dest = out_dir/p.name
     root = _abs(_root(data_root))
     pars = dict(scale=scale, device=device, data_root=root, out_dir=str(out_dir/'results'), **params)
-    env_before = os.environ.get('PRIVBOOK_DATA')
+    env_before = {k: os.environ.get(k) for k in ('PRIVBOOK_DATA', 'MPLBACKEND')}
     os.environ['PRIVBOOK_DATA'] = root  # the kernel inherits the resolved root
+    os.environ.pop('MPLBACKEND', None)  # a non-interactive backend (MPLBACKEND=Agg) would keep every figure out of the notebook
     try:
         pm.execute_notebook(str(p), str(dest), parameters=pars, kernel_name='python3', language='python', cwd=str(out_dir),
                             progress_bar=progress, log_output=False, kernel_manager_class=_kernel_manager())
@@ -186,8 +187,9 @@ def run_notebook(nb:str|Path, # notebook path, or a name ('11_fmd_transfer' or '
         if html: to_html(dest)
         raise NotebookFailed(f"{p.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  see the executed copy: {dest}") from None
     finally:
-        if env_before is None: os.environ.pop('PRIVBOOK_DATA', None)
-        else: os.environ['PRIVBOOK_DATA'] = env_before
+        for k, v in env_before.items():
+            if v is None: os.environ.pop(k, None)
+            else: os.environ[k] = v
     if html: to_html(dest)
     return dest
 
