@@ -18,7 +18,8 @@ __all__ = ['TIE_MARGIN', 'PROB_TOL', 'POSTPROCESSORS', 'GATE_FACTOR', 'SIZES', '
            'top_k', 'label_only', 'label_modifier_probs', 'postprocess', 'Purifier', 'train_ppf', 'VIBClassifier',
            'train_mid', 'reconstruction_errors', 'reconstruction_mse', 'logit_distortions', 'logit_distortion',
            'conf_distortions', 'evaluate', 'ratio_ci', 'measure', 'concat_measures', 'summarize', 'record', 'show',
-           'class_means', 'oracle_errors', 'matched_noise', 'cached', 'setup_domain', 'adaptive_attacker', 'gate_check']
+           'class_means', 'oracle_errors', 'matched_noise', 'cached', 'setup_domain', 'adaptive_attacker', 'ppf_for',
+           'mid_for', 'gate_check', 'knn_errors']
 
 # %% ../nbs/50_midefense.ipynb #b0c95572
 def _blocks(image_size, name='image_size'):
@@ -639,7 +640,7 @@ def matched_noise(logits:torch.Tensor, # c_0: the undefended logits N x K
 # %% ../nbs/50_midefense.ipynb #8e968aff
 SIZES = dict(  # per scale: private / auxiliary / evaluation sizes (None: all), widths, epochs, and the adaptive attackers' fine-tuning
     digits=dict(smoke=dict(n_private=1024, n_aux=2000, n_eval=128, ndf=8, ngf=8, clf_epochs=2, inv_epochs=2, bs=64, inv_lr=2e-3, n_ft=256, ft_epochs=1),
-                cpu=dict(n_private=10000, n_aux=None, n_eval=1000, ndf=16, ngf=32, clf_epochs=4, inv_epochs=6, bs=64, inv_lr=2e-3, n_ft=10000, ft_epochs=2),
+                cpu=dict(n_private=10000, n_aux=None, n_eval=1000, ndf=16, ngf=32, clf_epochs=4, inv_epochs=4, bs=64, inv_lr=2e-3, n_ft=10000, ft_epochs=2),
                 paper=dict(n_private=None, n_aux=None, n_eval=None, ndf=128, ngf=128, clf_epochs=30, inv_epochs=100, bs=128, inv_lr=2e-4, n_ft=None, ft_epochs=20)),
     faces=dict(smoke=dict(n_private=None, n_aux=None, n_eval=None, ndf=4, ngf=4, clf_epochs=2, inv_epochs=2, bs=32, inv_lr=2e-3, n_ft=None, ft_epochs=1),
                cpu=dict(n_private=None, n_aux=None, n_eval=None, ndf=8, ngf=32, clf_epochs=40, inv_epochs=150, bs=32, inv_lr=2e-3, n_ft=None, ft_epochs=40),
@@ -733,6 +734,7 @@ def setup_domain(domain:str, # 'digits' (32x32) or 'faces' (64x64)
                  seed:int=0, retrain:bool=False, progress:bool=False,
                  facescrub_root=None, celeba_root=None, # image folders for faces at scale='paper'
                  digits_data:str='mnist', # 'mnist' (the default; an error when missing) or 'mnist5k' (embedded, asked for explicitly)
+                 defender:bool=True, # also train the defender's inversion model (False: `d.defender` is None, e.g. before a gate)
                  **overrides)->SimpleNamespace:
     "Data splits, classifier, attacker and defender inversion models of one domain (cached), and the class-mean oracle."
     if domain not in SIZES: raise ValueError(f"domain: expected one of {list(SIZES)}, got {domain!r}")
@@ -754,7 +756,7 @@ def setup_domain(domain:str, # 'digits' (32x32) or 'faces' (64x64)
                  lambda m: train_inversion(m, clf, aux[0], sz['inv_epochs'], seed=seed, **fit), retrain)
     t2 = time.perf_counter()
     dfn = cached({**key, 'what': 'defender'}, lambda: Inversion(K, 1, size, sz['ngf'], hidden=defender_hidden(size)),
-                 lambda m: train_inversion(m, clf, aux[0], sz['inv_epochs'], seed=seed + 1, **fit), retrain)
+                 lambda m: train_inversion(m, clf, aux[0], sz['inv_epochs'], seed=seed + 1, **fit), retrain) if defender else None
     t3 = time.perf_counter()
     shared = domain == 'digits'   # the auxiliary images share the private classes (faces: other people)
     labels = aux[1] if shared else logits_of(clf, aux[0]).argmax(1)
@@ -781,6 +783,29 @@ def adaptive_attacker(d:SimpleNamespace, # a `setup_domain` result
                   lambda m: train_inversion(m, d.classifier, xa, sz['ft_epochs'], lr=sz['inv_lr'] / 2, batch_size=sz['bs'], seed=seed + 4,
                                             defense=defense, adversarial=adversarial, mix=mix), retrain)
 
+def ppf_for(d:SimpleNamespace, # a `setup_domain` result
+            lam:float=1.0, # PPF's privacy weight
+            retrain:bool=False)->Purifier:
+    "PPF's purifier for domain `d`, trained against a defender-architecture adversary on `n_ft` auxiliary images (cached)."
+    sz, K, size = d.sizes, d.num_classes, d.image_size
+    xa = _sub(*d.aux, sz['n_ft'], d.key['seed'] + 3)[0]
+    return cached({**d.key, 'what': 'ppf', 'ppf_lam': lam}, lambda: Purifier(K),
+                  lambda m: train_ppf(d.classifier, xa, Inversion(K, 1, size, sz['ngf'], hidden=defender_hidden(size)),
+                                      lam=lam, epochs=max(1, sz['inv_epochs'] // 2), batch_size=sz['bs'], seed=d.key['seed']), retrain)
+
+def mid_for(d:SimpleNamespace, # a `setup_domain` result
+            beta:float=0.05, # MID's information-bottleneck weight
+            retrain:bool=False)->tuple:
+    "MID's retrained classifier for domain `d`, and the attacker fine-tuned on its outputs (as `adaptive_attacker`) (cached)."
+    import copy
+    sz, K, size, s = d.sizes, d.num_classes, d.image_size, d.key['seed']
+    mid = cached({**d.key, 'what': 'mid', 'mid_beta': beta}, lambda: VIBClassifier(K, 1, size, sz['ndf']),
+                 lambda m: train_mid(m, TensorDataset(*d.private), beta=beta, epochs=sz['clf_epochs'], batch_size=sz['bs'], seed=s), retrain)
+    xa = _sub(*d.aux, sz['n_ft'], s + 3)[0]
+    att = cached({**d.key, 'what': 'mid-attacker-ft', 'mid_beta': beta}, lambda: copy.deepcopy(d.attacker),
+                 lambda m: train_inversion(m, mid, xa, sz['ft_epochs'], lr=sz['inv_lr'] / 2, batch_size=sz['bs'], seed=s + 4), retrain)
+    return mid, att
+
 def gate_check(d:SimpleNamespace, # a `setup_domain` result
                probs0:torch.Tensor|None=None, # undefended confidence vectors on `d.eval` (computed when None)
               )->dict:
@@ -788,4 +813,20 @@ def gate_check(d:SimpleNamespace, # a `setup_domain` result
     xe = d.eval[0]
     p0 = torch.softmax(logits_of(d.classifier, xe), 1) if probs0 is None else probs0
     att, orc = reconstruction_errors(d.attacker, p0, xe), oracle_errors(d.oracle_means, p0, xe)
-    return dict(attacker=att, oracle=orc, ratio=orc.mean().item() / att.mean().item())
+    knn = knn_errors(logits_of(d.classifier, d.aux[0]), d.aux[0], p0, xe)
+    return dict(attacker=att, oracle=orc, knn=knn, ratio=orc.mean().item() / att.mean().item())
+
+def knn_errors(aux_logits:torch.Tensor, # the classifier's logits on the auxiliary images
+               aux_x:torch.Tensor, # the auxiliary images
+               probs:torch.Tensor, # released confidence vectors of the queries
+               x:torch.Tensor, # the true query images
+               k:int=10, chunk:int=100)->torch.Tensor:
+    "Per-image MSE of a training-free attacker: the mean of the `k` auxiliary images nearest in log-probability (N,)."
+    za = torch.log_softmax(aux_logits.double(), 1).float()
+    zq = torch.log(probs.double().clamp_min(1e-30)).float()
+    zq = zq - torch.logsumexp(zq, 1, keepdim=True)
+    out = []
+    for q, xb in zip(zq.split(chunk), x.split(chunk)):
+        idx = torch.cdist(q, za).topk(k, largest=False).indices
+        out.append((aux_x[idx].mean(1) - xb).pow(2).flatten(1).mean(1))
+    return torch.cat(out)
