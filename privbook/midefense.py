@@ -638,12 +638,12 @@ def matched_noise(logits:torch.Tensor, # c_0: the undefended logits N x K
     return q, (out.to(logits.dtype) if space == 'logit' else None)
 
 # %% ../nbs/50_midefense.ipynb #8e968aff
-SIZES = dict(  # per scale: private / auxiliary / evaluation sizes (None: all), widths, epochs, and the adaptive attackers' fine-tuning
+SIZES = dict(  # per scale: private / auxiliary / evaluation sizes (None: all), widths (dgf: the defender's, default ngf), epochs, fine-tuning
     digits=dict(smoke=dict(n_private=1024, n_aux=2000, n_eval=128, ndf=8, ngf=8, clf_epochs=2, inv_epochs=2, bs=64, inv_lr=2e-3, n_ft=256, ft_epochs=1),
-                cpu=dict(n_private=10000, n_aux=None, n_eval=1000, ndf=16, ngf=32, clf_epochs=4, inv_epochs=4, bs=64, inv_lr=2e-3, n_ft=10000, ft_epochs=2),
+                cpu=dict(n_private=10000, n_aux=None, n_eval=1000, ndf=16, ngf=32, clf_epochs=4, inv_epochs=4, bs=64, inv_lr=2e-3, n_ft=10000, ft_epochs=2, dgf=16),
                 paper=dict(n_private=None, n_aux=None, n_eval=None, ndf=128, ngf=128, clf_epochs=30, inv_epochs=100, bs=128, inv_lr=2e-4, n_ft=None, ft_epochs=20)),
     faces=dict(smoke=dict(n_private=None, n_aux=None, n_eval=None, ndf=4, ngf=4, clf_epochs=2, inv_epochs=2, bs=32, inv_lr=2e-3, n_ft=None, ft_epochs=1),
-               cpu=dict(n_private=None, n_aux=None, n_eval=None, ndf=8, ngf=32, clf_epochs=40, inv_epochs=150, bs=32, inv_lr=2e-3, n_ft=None, ft_epochs=40),
+               cpu=dict(n_private=None, n_aux=None, n_eval=None, ndf=8, ngf=32, clf_epochs=40, inv_epochs=150, bs=32, inv_lr=2e-3, n_ft=None, ft_epochs=40, dgf=16),
                paper=dict(n_private=None, n_aux=None, n_eval=None, ndf=128, ngf=128, clf_epochs=100, inv_epochs=100, bs=128, inv_lr=2e-4, n_ft=None, ft_epochs=20)))
 
 def _sub(x, y, n, seed):
@@ -739,14 +739,15 @@ def setup_domain(domain:str, # 'digits' (32x32) or 'faces' (64x64)
     "Data splits, classifier, attacker and defender inversion models of one domain (cached), and the class-mean oracle."
     if domain not in SIZES: raise ValueError(f"domain: expected one of {list(SIZES)}, got {domain!r}")
     s = core.get_scale(scale).name
-    bad = set(overrides) - set(SIZES[domain][s])
+    bad = set(overrides) - set(SIZES[domain][s]) - {'dgf'}
     if bad: raise TypeError(f"overrides: unknown size parameter(s) {sorted(bad)}; known: {sorted(SIZES[domain][s])}")
     sz = {**SIZES[domain][s], **overrides}
     core.seed_everything(seed)
     if domain == 'digits': priv, aux, ev, K, note = _digits(s, data_root, seed, sz, digits_data)
     else: priv, aux, ev, K, note = _faces(s, data_root, seed, sz, facescrub_root, celeba_root)
     size = 32 if domain == 'digits' else 64
-    key = dict(v=4, domain=domain, scale=s, seed=seed, note=note, n=[len(priv[0]), len(aux[0])], **sz)
+    dgf = sz.get('dgf') or sz['ngf']   # the defender's width (smaller than the attacker's at cpu: it runs on every query)
+    key = dict(v=4, domain=domain, scale=s, seed=seed, note=note, n=[len(priv[0]), len(aux[0])], **{k: v for k, v in sz.items() if k != 'dgf'})
     fit = dict(batch_size=sz['bs'], lr=sz['inv_lr'], progress=progress)
     t0 = time.perf_counter()
     clf = cached({**key, 'what': 'classifier'}, lambda: Classifier(K, 1, size, sz['ndf']),
@@ -755,7 +756,7 @@ def setup_domain(domain:str, # 'digits' (32x32) or 'faces' (64x64)
     att = cached({**key, 'what': 'attacker'}, lambda: Inversion(K, 1, size, sz['ngf']),
                  lambda m: train_inversion(m, clf, aux[0], sz['inv_epochs'], seed=seed, **fit), retrain)
     t2 = time.perf_counter()
-    dfn = cached({**key, 'what': 'defender'}, lambda: Inversion(K, 1, size, sz['ngf'], hidden=defender_hidden(size)),
+    dfn = cached({**key, 'what': 'defender', 'dgf': dgf}, lambda: Inversion(K, 1, size, dgf, hidden=defender_hidden(size)),
                  lambda m: train_inversion(m, clf, aux[0], sz['inv_epochs'], seed=seed + 1, **fit), retrain) if defender else None
     t3 = time.perf_counter()
     shared = domain == 'digits'   # the auxiliary images share the private classes (faces: other people)
