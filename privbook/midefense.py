@@ -19,7 +19,7 @@ __all__ = ['TIE_MARGIN', 'PROB_TOL', 'POSTPROCESSORS', 'GATE_FACTOR', 'SIZES', '
            'train_mid', 'reconstruction_errors', 'reconstruction_mse', 'logit_distortions', 'logit_distortion',
            'conf_distortions', 'evaluate', 'ratio_ci', 'measure', 'concat_measures', 'summarize', 'record', 'show',
            'class_means', 'oracle_errors', 'matched_noise', 'cached', 'setup_domain', 'adaptive_attacker', 'ppf_for',
-           'mid_for', 'gate_check', 'knn_errors']
+           'mid_for', 'gate_check', 'gate_figure', 'knn_errors']
 
 # %% ../nbs/50_midefense.ipynb #b0c95572
 def _blocks(image_size, name='image_size'):
@@ -816,6 +816,21 @@ def gate_check(d:SimpleNamespace, # a `setup_domain` result
     att, orc = reconstruction_errors(d.attacker, p0, xe), oracle_errors(d.oracle_means, p0, xe)
     knn = knn_errors(logits_of(d.classifier, d.aux[0]), d.aux[0], p0, xe)
     return dict(attacker=att, oracle=orc, knn=knn, ratio=orc.mean().item() / att.mean().item())
+
+def gate_figure(gates:dict, # domain -> list of `gate_check` results, one per seed
+                title:str='Competence gate'):
+    "Bar chart: MSE of the undefended attacker, the 10-NN attacker and the class-mean oracle per domain and seed, with oracle / 2."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, max(1, len(gates)), figsize=(4.5 * max(1, len(gates)), 3.4), squeeze=False)
+    for ax, (name, parts) in zip(axs[0], gates.items()):
+        w = 0.27
+        for j, (k, lab) in enumerate((('attacker', 'inversion attacker'), ('knn', '10-NN attacker'), ('oracle', 'class-mean oracle'))):
+            ax.bar(np.arange(len(parts)) + (j - 1) * w, [g[k].mean().item() for g in parts], w, label=lab)
+        for i, g in enumerate(parts): ax.hlines(g['oracle'].mean().item() / GATE_FACTOR, i - 1.5 * w, i + 1.5 * w, colors='k', linestyles='--')
+        ax.set_xticks(range(len(parts)), [f'seed {i}' for i in range(len(parts))]); ax.set_title(f'{name} (dashed: oracle / {GATE_FACTOR:g})')
+        ax.set_ylabel('reconstruction MSE per pixel')
+    axs[0][0].legend(fontsize=7); fig.suptitle(title); fig.tight_layout()
+    return fig
 
 def knn_errors(aux_logits:torch.Tensor, # the classifier's logits on the auxiliary images
                aux_x:torch.Tensor, # the auxiliary images
