@@ -1,4 +1,4 @@
-"""Throughput and latency of the model-inversion defense (paper 004) on CPU, beside the undefended forward.
+"""Throughput and latency of the model-inversion defense of Wen, Yiu and Hui on CPU, beside the undefended forward.
 
     python benchmarks/bench_midefense.py            # digits and faces, 2 threads
     python benchmarks/bench_midefense.py --quick    # seconds
