@@ -24,7 +24,7 @@ def _top_strict(q, label):
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(_logit_rows(), min_size=1, max_size=8),
-       steps=st.integers(0, 4), step_size=st.floats(0.01, 5), eps=st.floats(1e-7, 20),
+       steps=st.integers(1, 4), step_size=st.floats(0.01, 5), eps=st.floats(1e-7, 20),
        p=st.sampled_from([1, 2, 3, math.inf, 'inf']), with_x=st.booleans(), seed=st.integers(0, 2**16))
 def test_label_never_changes_and_noise_in_budget(rows, steps, step_size, eps, p, with_x, seed):
     c0 = torch.tensor(rows, dtype=torch.float32)
@@ -79,7 +79,7 @@ def test_defense_moves_the_reconstruction():
     assert e1 > e0   # it maximizes the defender model's reconstruction error
 
 @pytest.mark.parametrize('kw,arg', [(dict(eps=0), 'eps'), (dict(eps=-1.0), 'eps'), (dict(eps=float('nan')), 'eps'),
-                                    (dict(steps=-1), 'steps'), (dict(steps=1.5), 'steps'), (dict(step_size=0), 'step_size'),
+                                    (dict(steps=-1), 'steps'), (dict(steps=0), 'steps'), (dict(steps=1.5), 'steps'), (dict(step_size=0), 'step_size'),
                                     (dict(step_size=-0.1), 'step_size'), (dict(p='l7'), 'p'), (dict(p=0), 'p'), (dict(p=0.5), 'p'),
                                     (dict(p=None), 'p')])
 def test_bad_arguments_named(kw, arg):
@@ -105,3 +105,86 @@ def test_shape_mismatches():
     with pytest.raises(ValueError, match='^logits:'): M.defend_logits(torch.randn(K), INV)
     with pytest.raises(TypeError, match='^logits:'): M.defend_logits(torch.randint(0, 3, (3, K)), INV)
     with pytest.raises(ValueError, match='^x:'): M.defend(CLF, torch.rand(3, 1, 8, 8) + 2, INV)
+
+
+# --- regression tests: input checks of the post-processors, steps=0, the defender's up-sampling, the controls
+
+PR = torch.softmax(torch.randn(5, K, generator=torch.Generator().manual_seed(0)) * 3, 1)
+
+@pytest.mark.parametrize('probs,why', [(torch.randn(5, K) * 3, 'logits'),                      # logits taken as probabilities
+                                       (torch.full((5, K), float('nan')), 'NaN'),
+                                       (PR * 2, 'rows sum to 2'), (PR.double() - 0.01, 'negative entries'),
+                                       (PR[0], '1-D')])
+def test_postprocess_rejects_non_probabilities(probs, why):
+    for m in M.POSTPROCESSORS:
+        with pytest.raises(ValueError, match='^probs:'): M.postprocess(probs, m)
+
+def test_postprocess_logits_message_says_softmax():
+    with pytest.raises(ValueError, match='softmax'): M.postprocess(torch.randn(4, K) * 5, 'gaussian')
+
+@pytest.mark.parametrize('method,strength,arg', [('rounding', -1, 'decimals'), ('rounding', 1.5, 'decimals'),
+                                                  ('top_k', 0, 'k'), ('top_k', K + 1, 'k'), ('gaussian', -0.1, 'scale'),
+                                                  ('laplace', -1.0, 'scale'), ('gaussian', float('nan'), 'scale'),
+                                                  ('reverse_sigmoid', -1.0, 'beta'), ('label_only', 3, 'strength')])
+def test_postprocess_bad_strength_named(method, strength, arg):
+    with pytest.raises((ValueError, TypeError), match='^strength:') as e: M.postprocess(PR, method, strength)
+    assert arg in str(e.value)
+    if arg != 'strength':   # the post-processor itself names its own argument
+        with pytest.raises((ValueError, TypeError), match=f'^{arg}:'): M.POSTPROCESSORS[method](PR, strength)
+
+def test_rounding_and_top_k_valid_values_behave():
+    assert torch.equal(M.rounding(torch.tensor([[0.26, 0.74]]), 1), torch.tensor([[0.3, 0.7]]))
+    q = M.top_k(PR, 2)
+    assert ((q > 0).sum(1) == 2).all() and torch.allclose(q.sum(1), torch.ones(len(q)))
+    assert torch.equal(M.top_k(PR, K), PR / PR.sum(1, keepdim=True))
+
+def test_postprocess_other_args():
+    with pytest.raises(ValueError, match='^method:'): M.postprocess(PR, 'blur')
+    with pytest.raises(TypeError, match='^label_modifier:'): M.postprocess(PR, 'gaussian', label_modifier='yes')
+
+def test_steps_zero_is_an_error_not_the_undefended_softmax():
+    for f in (lambda: M.defend(CLF, torch.rand(3, 1, 8, 8), INV, steps=0), lambda: M.defend_logits(torch.randn(3, K), INV, steps=0)):
+        with pytest.raises(ValueError, match='^steps: expected >= 1'): f()
+
+def test_defender_upsamples_in_steps_of_two():
+    for size in (32, 64):
+        d = M.Inversion(10, 1, size, ngf=4, hidden=M.defender_hidden(size))
+        assert not any(isinstance(m, nn.PixelShuffle) for m in d.modules())
+        learned = [m for m in d.modules() if isinstance(m, nn.ConvTranspose2d)]
+        assert all(m.stride[0] <= 2 for m in learned[1:])          # no learned layer jumps more than 2x
+        assert d(torch.softmax(torch.randn(2, 10), 1)).shape == (2, 1, size, size)
+        assert d.hidden == M.attacker_hidden(size) - 2
+
+@pytest.mark.parametrize('space', ['logit', 'prob'])
+@pytest.mark.parametrize('kind', ['gaussian', 'sign'])
+def test_matched_noise_matches_the_distortion_and_keeps_the_label(space, kind):
+    c0 = torch.randn(40, K, generator=torch.Generator().manual_seed(3)) * 4
+    target = torch.rand(40, generator=torch.Generator().manual_seed(4), dtype=torch.float64) * (0.5 if space == 'logit' else 0.02)
+    q, c = M.matched_noise(c0, target, space, kind, label_modifier=True, generator=torch.Generator().manual_seed(5), return_logits=True)
+    got = M.logit_distortions(c, c0) if space == 'logit' else M.conf_distortions(q, torch.softmax(c0, 1))
+    assert torch.allclose(got, target, rtol=1e-3, atol=1e-6)
+    assert torch.equal(q.argmax(1), c0.argmax(1))
+
+def test_crafted_noise_beats_random_noise_of_the_same_distortion_on_the_defender():
+    torch.manual_seed(0)
+    inv = M.Inversion(K, 1, 8, ngf=8, hidden=1).eval()
+    c0 = torch.randn(64, K) * 2; x = torch.rand(64, 1, 8, 8)
+    q, c = M.defend_logits(c0, inv, x=x, steps=10, step_size=0.3, eps=3.0, return_logits=True)
+    qn = M.matched_noise(c0, M.logit_distortions(c, c0), 'logit', 'gaussian', True, generator=torch.Generator().manual_seed(1))
+    e_def, e_noise = M.reconstruction_mse(inv, q, x), M.reconstruction_mse(inv, qn, x)
+    assert e_def > e_noise   # white-box against its own model, the gradient direction must beat a random one
+
+def test_oracle_and_ratio_interval():
+    xs = torch.stack([torch.zeros(1, 4, 4), torch.ones(1, 4, 4)])
+    mu = M.class_means(xs, torch.tensor([0, 1]), 3)
+    assert torch.equal(mu[2], xs.mean(0))                        # a class without images gets the global mean
+    assert torch.allclose(M.oracle_errors(mu, torch.tensor([[0.1, 0.9, 0.0]]), xs[:1]), torch.tensor([1.0]))
+    import numpy as np
+    a = np.random.default_rng(0).normal(3, 0.3, 300); b = np.ones(300)
+    iv = M.ratio_ci(a, b, groups=np.repeat([0, 1, 2], 100))
+    assert iv.lo < 3.0 < iv.hi and iv.hi - iv.lo < 0.5
+
+def test_digits_never_fall_back_silently(tmp_path):
+    with pytest.raises(FileNotFoundError, match="data_root: MNIST not found under .*digits_data='mnist5k'"):
+        M.setup_domain('digits', 'smoke', data_root=str(tmp_path))
+    with pytest.raises(ValueError, match='^digits_data:'): M.setup_domain('digits', 'smoke', digits_data='mnist1k')
