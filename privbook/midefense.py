@@ -317,19 +317,22 @@ def _renorm(q):
 
 def reverse_sigmoid(probs, beta:float=1.0, gamma:float=0.1, generator=None):
     "ART's ReverseSigmoid: `p - beta*(sigmoid(gamma*logit(p)) - 1/2)`, clipped at 0, renormalized."
-    _check_probs(probs); _check_real(beta, 'beta'); _check_real(gamma, 'gamma')
+    _check_probs(probs)
+    beta, gamma = _check_real(beta, 'beta'), _check_real(gamma, 'gamma')
     pc = probs.clamp(1e-6, 1 - 1e-6)
     return _renorm((probs - beta * (torch.sigmoid(gamma * torch.log(pc / (1 - pc))) - 0.5)).clamp_min(0))
 
 def gaussian_noise(probs, scale:float=0.1, generator=None):
     "ART's GaussianNoise: add N(0, scale^2), clip at 0, renormalize."
-    _check_probs(probs); _check_real(scale, 'scale')
+    _check_probs(probs)
+    scale = _check_real(scale, 'scale')
     z = torch.randn(probs.shape, generator=generator).to(probs)
     return _renorm((probs + scale * z).clamp_min(0))
 
 def laplace_noise(probs, scale:float=0.1, generator=None):
     "Laplace(0, scale) noise, clipped at 0, renormalized."
-    _check_probs(probs); _check_real(scale, 'scale')
+    _check_probs(probs)
+    scale = _check_real(scale, 'scale')
     u = torch.rand(probs.shape, generator=generator).to(probs) - 0.5
     return _renorm((probs - scale * u.sign() * torch.log1p(-2 * u.abs())).clamp_min(0))
 
