@@ -87,8 +87,10 @@ def _fingerprint(fc:nn.Linear)->str:
         if t is not None: h.update(t.detach().to('cpu', torch.float32).contiguous().numpy().tobytes())
     return h.hexdigest()
 
-def _check_model(model):
+def _check_model(model, linear:bool=False):
     if not isinstance(model, nn.Module): raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if linear and not any(isinstance(m_, nn.Linear) for m_ in model.modules()):
+        raise ValueError(f"model: {type(model).__name__} has no nn.Linear layer; Fake Gradient needs a final fully connected layer")
     return model
 
 def _probe_input(model:nn.Module, example:torch.Tensor|None=None)->torch.Tensor:
@@ -146,9 +148,7 @@ def find_fc(model:nn.Module, # a classifier ending in a fully connected layer
             example:torch.Tensor|None=None, # an input batch to trace with; None: a random image of `model.input_shape`
            )->tuple[str, nn.Linear]:
     "(name, module) of the `nn.Linear` that produces `model`'s output, found by tracing one forward pass."
-    _check_model(model)
-    if not any(isinstance(m_, nn.Linear) for m_ in model.modules()):
-        raise ValueError(f"model: {type(model).__name__} has no nn.Linear layer; Fake Gradient needs a final fully connected layer")
+    _check_model(model, linear=True)
     if layer is not None:
         if not isinstance(layer, str): raise TypeError(f"layer: expected a module name (str), got {type(layer).__name__}")
         try: named = model.get_submodule(layer)
@@ -225,7 +225,7 @@ def protect(model:nn.Module, # classifier ending in a fully connected layer (not
            )->tuple[nn.Module, Key]:
     "Fake Gradient: (protected deep copy with a doubled, key-permuted last layer, key K)."
     check_positive(scale, 'scale', minimum=1)
-    x = _probe_input(_check_model(model), example)
+    x = _probe_input(_check_model(model, linear=True), example)
     name, fc = find_fc(model, layer, x)
     pm, key = _deploy(model, name, fc, fake_weights(fc.weight.detach(), scale), key, seed, 'fake_gradient', scale=float(scale))
     _check_finite(pm, x, scale)
