@@ -1,7 +1,7 @@
-"Fake Gradient (paper 003): exact decryption on every architecture, keys, scripting and bad inputs."
-import io, json, os, stat
+"Fake Gradient (Feng et al., MM '21): exact decryption on every architecture, keys, scripting, bad inputs, and behaviour on a trained model."
+import copy, io, json, os, stat
 import pytest, torch, torch.nn as nn
-from privbook import models, fakegrad
+from privbook import data, models, fakegrad
 
 ARCHS = ['resnet34', 'resnet18', 'densenet121', 'vgg19', 'vgg11', 'mobilenet_v2', 'googlenet']
 LAST = {'resnet34': 'net.fc', 'resnet18': 'net.fc', 'densenet121': 'net.classifier', 'vgg19': 'net.classifier.6',
@@ -55,14 +55,71 @@ def test_algorithm1_and_layout(resnet, x):
     assert type(pm.net.fc) is nn.Linear and pm.net.fc.out_features == 20
 
 
-def test_fake_output_rate(resnet, x):
-    # features after ReLU are non-negative: a large S_a sends every input to a fake output
-    pm, key = fakegrad.protect(resnet, scale=50.0, seed=0)
-    with torch.no_grad(): fen = pm(x)
-    rate = fakegrad.fake_output_rate(fen, key)
-    assert 0 <= rate <= 1
+@pytest.fixture(scope='module')
+def trained():
+    "A small CNN trained on 2,000 mnist5k images for two epochs (about a second of CPU), seeded; and 200 test images."
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 5), nn.ReLU(), nn.MaxPool2d(2),
+                        nn.Flatten(), nn.Linear(512, 10))
+    net.input_shape = (1, 28, 28)
+    x, y = data.load('mnist5k', 'train', size=2000, seed=0).tensors
+    opt = torch.optim.Adam(net.parameters(), 2e-3)
+    for _ in range(2):
+        perm = torch.randperm(len(x))
+        for i in range(0, len(x), 64):
+            b = perm[i:i + 64]
+            opt.zero_grad()
+            nn.functional.cross_entropy(net(x[b]), y[b]).backward()
+            opt.step()
+    net.eval()
+    xt, yt = data.load('mnist5k', 'test', size=200, seed=0).tensors
+    assert (models.predict(net, xt).argmax(1) == yt).float().mean() > 0.85
+    return net, xt, yt
+
+
+def test_fake_output_rate_trained(trained):
+    # S_a = 2 on a trained ReLU network: every test image's argmax is a fake output; the random-weight baseline's almost never
+    net, xt, yt = trained
+    pm, key = fakegrad.protect(net, scale=2.0, seed=0)
+    fen = models.predict(pm, xt)
+    assert fakegrad.fake_output_rate(fen, key) == 1.0
     fake = set(fakegrad.fake_indices(key).tolist())
-    assert rate == sum(int(i) in fake for i in fen.argmax(1)) / len(fen)
+    assert all(int(i) in fake for i in fen.argmax(1))
+    rw, rkey = fakegrad.random_weight(net, seed=0)
+    assert fakegrad.fake_output_rate(models.predict(rw, xt), rkey) < 0.2
+    assert torch.equal(fakegrad.decrypt(fen, key).argmax(1), models.predict(net, xt).argmax(1))
+
+
+def test_deepfool_fools_unprotected(trained):
+    # DeepFool with the overshoot on the total perturbation crosses the boundary of every correctly classified image
+    net, xt, yt = trained
+    ok = (models.predict(net, xt).argmax(1) == yt).nonzero().flatten()[:32]
+    r = fakegrad.deepfool_eval(net, net, xt[ok], yt[ok], steps=50)
+    assert r['fooled'].all() and not r['success'].any()
+    assert (r['l2'] > 0).all() and (r['steps'] < 50).all()
+    adv = r['x_adv']
+    assert adv.min() >= 0 and adv.max() <= 1
+
+
+def test_deepfool_memory_bounded_chunks(trained):
+    # batching changes nothing but memory: the same adversarial images with 1 or 16 images per batch, 2 or 10 candidates
+    net, xt, yt = trained
+    x, lab = xt[:6], models.predict(net, xt[:6]).argmax(1)
+    a = fakegrad.DeepFool(net, steps=20, batch=1)(x, lab)
+    b = fakegrad.DeepFool(net, steps=20, batch=16)(x, lab)
+    assert (a - b).abs().max() < 1e-4
+    c = fakegrad.DeepFool(net, steps=20, candidates=2)(x, lab)
+    assert (models.predict(net, c).argmax(1) != lab).all()   # fewer candidates still crosses, by another route
+
+
+@pytest.mark.parametrize('attack', ['pgd', 'apgd', 'square', 'noise'])
+def test_attack_eval_runs_and_respects_budget(trained, attack):
+    net, xt, yt = trained
+    pm, key = fakegrad.protect(net, seed=0)
+    r = fakegrad.attack_eval(pm, fakegrad.Decrypted(pm, key), xt[:4], yt[:4], attack, eps=0.3, steps=5)
+    assert r['linf'].max() <= 0.3 + 1e-6 and r['x_adv'].min() >= 0 and r['x_adv'].max() <= 1
+    assert r['success'].shape == (4,) and r['fooled'].dtype == torch.bool
+    with pytest.raises(ValueError, match='^attack'): fakegrad.attack_eval(pm, net, xt[:2], yt[:2], 'cw')
 
 
 def test_key_csprng_seed_and_repr(resnet):
@@ -116,8 +173,6 @@ def test_save_load_script(tmp_path, resnet, x):
 def test_bad_inputs(resnet, x):
     with pytest.raises(ValueError, match='^model'): fakegrad.protect(nn.Sequential(nn.Conv2d(1, 2, 3), nn.Flatten()))
     with pytest.raises(TypeError, match='^model'): fakegrad.protect('resnet18')
-    tail = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Softmax(-1)); tail.input_shape = (1, 28, 28)
-    with pytest.raises(ValueError, match='^layer'): fakegrad.protect(tail)
     with pytest.raises(ValueError, match='^layer'): fakegrad.protect(resnet, layer='net.nope')
     with pytest.raises(TypeError, match='^layer'): fakegrad.protect(resnet, layer='net.conv1')
     for s in (1, 1.0, 0.5, -2, float('inf')):
@@ -132,8 +187,84 @@ def test_bad_inputs(resnet, x):
     with pytest.raises(ValueError, match='^outputs'): fakegrad.decrypt(fen[None], key)
     with pytest.raises(TypeError, match='^outputs'): fakegrad.decrypt(fen.tolist(), key)
     with pytest.raises(TypeError, match='^key'): fakegrad.decrypt(fen, None)
-    pm2, key2 = fakegrad.protect(resnet, seed=1)
-    with pytest.raises(ValueError, match='^key'): fakegrad.decrypt(fen, key2, model=pm)
     # a user-named layer works too
     named, k = fakegrad.protect(resnet, layer='net.fc', seed=0)
     with torch.no_grad(): assert (fakegrad.decrypt(named(x), k) - resnet(x)).abs().max() <= 1e-5
+
+
+# Regressions: broken models were protected silently (a Softmax tail decrypted wrong; a model whose last registered
+# Linear is not the last one called got a hidden layer doubled; S_a = 1e39 gave NaN outputs; a wrong key gave garbage).
+
+class HeadFirst(nn.Module):
+    "Registers its output layer before a hidden Linear: registration order says 'hidden', the forward pass says 'head'."
+    def __init__(self):
+        super().__init__()
+        self.head, self.hidden = nn.Linear(8, 3), nn.Linear(4, 8)
+    def forward(self, x): return self.head(torch.relu(self.hidden(x)))
+
+
+def test_protect_traces_the_output_layer():
+    torch.manual_seed(0)
+    m, x = HeadFirst(), torch.rand(5, 4)
+    assert models.last_linear(m)[0] == 'hidden'
+    pm, key = fakegrad.protect(m, example=x, seed=0)
+    assert key.layer == 'head' and pm.hidden.out_features == 8 and pm.head.out_features == 6
+    with torch.no_grad(): assert (fakegrad.decrypt(pm(x), key) - m(x)).abs().max() <= 1e-6
+    with pytest.raises(ValueError, match="^layer: 'hidden'"): fakegrad.protect(m, layer='hidden', example=x)
+
+
+@pytest.mark.parametrize('with_shape', [True, False])
+def test_protect_refuses_softmax_tail(with_shape):
+    tail = nn.Sequential(nn.Flatten(), nn.Linear(784, 10), nn.Softmax(-1))
+    kw = {}
+    if with_shape: tail.input_shape = (1, 28, 28)
+    else: kw['example'] = torch.rand(2, 1, 28, 28)
+    with pytest.raises(ValueError, match='^model: .*Softmax'): fakegrad.protect(tail, **kw)
+    with pytest.raises(ValueError, match='^layer'): fakegrad.protect(tail, layer='1', **kw)
+
+
+def test_protect_refuses_functional_tail_shared_layer_and_untraceable():
+    class Scaled(HeadFirst):
+        def forward(self, x): return 2 * super().forward(x)
+    with pytest.raises(ValueError, match='^model: .*operation after'): fakegrad.protect(Scaled(), example=torch.rand(2, 4))
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 4)
+        def forward(self, x): return self.fc(torch.relu(self.fc(x)))
+    with pytest.raises(ValueError, match='^model: .*called 2 times'): fakegrad.protect(Twice(), example=torch.rand(2, 4))
+    with pytest.raises(ValueError, match='^example'): fakegrad.protect(HeadFirst())
+    with pytest.raises(TypeError, match='^example'): fakegrad.protect(HeadFirst(), example=[[0.1] * 4])
+
+
+@pytest.mark.parametrize('scale', [1e39, 1e36])
+def test_protect_refuses_overflowing_scale(resnet, scale):
+    with pytest.raises(ValueError, match='^scale: .*overflow'): fakegrad.protect(resnet, scale=scale)
+    pm, key = fakegrad.protect(resnet, scale=1e6, seed=0)   # large but safe
+    assert torch.isfinite(pm(torch.rand(2, 1, 28, 28))).all()
+
+
+def test_wrong_key_is_refused(tmp_path, resnet, x):
+    pm, key = fakegrad.protect(resnet, seed=0)
+    pm2, key2 = fakegrad.protect(resnet, seed=1)        # same model, same width, another key
+    with torch.no_grad(): fen = pm(x)
+    with pytest.raises(ValueError, match='^key: is not the key'): fakegrad.decrypt(fen, key2, model=pm)
+    with pytest.raises(ValueError, match='^key: is not the key'): fakegrad.Decrypted(pm, key2)
+    # the fingerprint is stored with the model: it survives a state_dict round trip and a cast to another precision
+    fresh, _ = fakegrad.protect(models.build('resnet18', 10, in_channels=1, image_size=28), seed=3)
+    fresh.load_state_dict(pm.state_dict())
+    with pytest.raises(ValueError, match='^key'): fakegrad.Decrypted(fresh, key2)
+    assert torch.equal(fakegrad.Decrypted(fresh, key)(x), fakegrad.Decrypted(pm, key)(x))
+    half = fakegrad.Decrypted(copy.deepcopy(pm).double(), key)
+    assert (half(x.double()) - resnet(x)).abs().max() <= 1e-4
+    with pytest.raises(ValueError, match='^key'): fakegrad.Decrypted(copy.deepcopy(pm).double(), key2)
+    # a key file keeps the nonce; a file from before key ids (no nonce) still loads and is checked by the layer fingerprint
+    p = fakegrad.save_key(key, tmp_path/'k.json')
+    assert fakegrad.load_key(p, model=pm).key_id == key.key_id
+    doc = json.loads(p.read_text())
+    doc.pop('nonce')
+    doc['version'] = 1
+    (tmp_path/'v1.json').write_text(json.dumps(doc))
+    old = fakegrad.load_key(tmp_path/'v1.json')
+    assert old.key_id is None and torch.equal(fakegrad.decrypt(fen, old, model=pm), fakegrad.decrypt(fen, key))
+    with pytest.raises(ValueError, match='^key'): fakegrad.load_key(tmp_path/'v1.json', model=pm2)
