@@ -179,6 +179,7 @@ def transfer_matrix(models:dict, # name -> classifier; every model is authorized
                     seed:int|None=0, # seed of the random starts (None: fresh randomness)
                     batch_size:int=256, progress:bool=True,
                     keep_images:bool=False, # keep every perturbed image in `attrs['images'][method][authorized]`
+                    pgd_steps:int|None=None, # iterations of the PGD baseline (None: `steps`)
                    )->pd.DataFrame: # FMD accuracy (%): rows authorized, columns unauthorized
     "Accuracy (%) of every model (columns) on the images protected for each authorized model (rows), with baselines."
     if not isinstance(models, dict) or len(models) < 1: raise TypeError(f"models: expected a non-empty dict name -> model, got {type(models).__name__}")
@@ -199,14 +200,16 @@ def transfer_matrix(models:dict, # name -> classifier; every model is authorized
             t0 = time.perf_counter()
             if meth in MODEL_FREE and meth in shared: xs, ok = shared[meth]  # the same images for every row: classify once
             else:
-                xs = perturb(meth, m, x, y, used[a], eps, alpha, steps, lam, seed, batch_size)
+                n_steps = pgd_steps if meth == 'pgd' and pgd_steps else steps
+                xs = perturb(meth, m, x, y, used[a], eps, alpha, n_steps, lam, seed, batch_size)
                 ok = _correct(models, xs, y)
                 if meth in MODEL_FREE: shared[meth] = xs, ok
             secs[(a, meth)] = time.perf_counter() - t0
             for j, u in enumerate(names):
                 correct[meth][i, j] = ok[u]
                 rows.append(dict(method=meth, authorized=a, unauthorized=u, accuracy=100*float(ok[u].mean()), layer=used[a] if meth in ('fmd', 'feature_only') else None,
-                                 eps=eps, alpha=alpha, steps=steps, lam=lam if meth == 'fmd' else 0.0, n=len(x), seconds=secs[(a, meth)]))
+                                 eps=eps, alpha=alpha, steps=pgd_steps if meth == 'pgd' and pgd_steps else steps, lam=lam if meth == 'fmd' else 0.0,
+                                 n=len(x), seconds=secs[(a, meth)]))
             if keep_images: images[meth][a] = xs.detach().cpu()
             bar.update()
     bar.close()
