@@ -265,7 +265,7 @@ def best_layer(model:nn.Module, # the authorized model
     df = pd.DataFrame(rows).set_index('layer')
     ok = df[df.protected >= min_protected]
     best = ok.others.idxmin() if len(ok) else df.protected.idxmax()
-    return best, df
+    return (int(best) if isinstance(best, np.integer) else best), df
 
 # %% ../nbs/10_fmd.ipynb #6931839e
 PAPER_ARCHS = ('vgg11', 'vgg16', 'resnet18', 'resnet34', 'wide_resnet50_2', 'mobilenet_v2')
