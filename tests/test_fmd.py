@@ -91,3 +91,43 @@ def test_bad_input(setup, kw, exc, msg):
     args.update({k: sub.get(v, v) if isinstance(v, str) and k in ('x', 'y') else v for k, v in kw.items()})
     with pytest.raises(exc) as e: fmd.protect(auth, **args)
     assert str(e.value).startswith(msg), str(e.value)
+
+
+# --- behaviour on a setting where FMD transfers -------------------------------------------------------------
+# Two small BatchNorm CNNs trained (seeded, with uniform-noise augmentation so that random pixels alone do
+# not fool them) on Olivetti faces at 32x32: FMD made with one of them at 32/255 must keep that model's
+# accuracy and push the other one below what uniform noise of the same budget does (paired interval < 0).
+# About 20 CPU-seconds; skipped when Olivetti is not under PRIVBOOK_DATA.
+
+def _face_cnn(seed, train):
+    torch.manual_seed(seed)
+    w = 16
+    m = nn.Sequential(nn.Conv2d(1, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU(), nn.MaxPool2d(2),
+                      nn.Conv2d(w, 2*w, 3, padding=1), nn.BatchNorm2d(2*w), nn.ReLU(), nn.MaxPool2d(2),
+                      nn.Conv2d(2*w, 4*w, 3, padding=1), nn.BatchNorm2d(4*w), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(4*w, 40))
+    m.input_shape, m.num_classes = (1, 32, 32), 40
+    return models.fit(m, train, epochs=15, lr=3e-3, batch_size=32, progress=False, seed=seed)
+
+
+@pytest.fixture(scope='module')
+def faces():
+    try: tr, te = data.load('olivetti', 'train', image_size=32), data.load('olivetti', 'test', image_size=32)
+    except FileNotFoundError as e: pytest.skip(f'no Olivetti faces: {e}')
+    xt, yt = tr.tensors
+    aug = torch.utils.data.TensorDataset(torch.cat([xt, fmd.uniform_noise(xt, EPS, seed=5), fmd.uniform_noise(xt, 2*EPS, seed=6)]), torch.cat([yt, yt, yt]))
+    return _face_cnn(0, aug), _face_cnn(1, aug), te.tensors
+
+
+def test_fmd_keeps_authorized_and_beats_uniform_noise_on_faces(faces):
+    from privbook import metrics
+    auth, other, (x, y) = faces
+    eps = 2*EPS
+    xs = fmd.protect(auth, x, y, layer=1, eps=eps, alpha=4/255, steps=20, seed=0)
+    xu = fmd.uniform_noise(x, eps, seed=0)
+    right = lambda m, z: (models.predict(m, z).argmax(1) == y).float().numpy()
+    assert right(auth, x).mean() >= 0.85                          # the models are trained
+    assert right(auth, xs).mean() >= right(auth, x).mean()        # FMD keeps the authorized model's accuracy
+    d = metrics.bootstrap_diff(right(other, xs), right(other, xu))
+    assert d.hi < 0, f'FMD not below uniform noise on the unauthorized model: {d}'
+    lam0 = fmd.protect(auth, x, y, layer=1, eps=eps, alpha=4/255, steps=20, lam=0.0, seed=0)
+    assert right(auth, lam0).mean() < right(auth, xs).mean()      # without the CE term the authorized model is hurt too
