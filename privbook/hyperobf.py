@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_hyperobf.ipynb #60b955c9
 from __future__ import annotations
-import math, secrets
+import copy, math, secrets, warnings
 from dataclasses import dataclass, field
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from pytorch_msssim import ssim as _ssim
@@ -12,9 +12,11 @@ from .core import check_images, check_labels, check_positive, get_device, seed_e
 from . import data as pdata, models
 
 # %% auto #0
-__all__ = ['STRUCTURES', 'LAYERS', 'masknet_shapes', 'phi', 'phi_all', 'MaskNet', 'MaskNets', 'cloak', 'InvNet', 'attacker_pairs',
-           'train_invnet', 'restore', 'Faces', 'load_faces', 'faces_for_scale', 'train_recognizer', 'attack_success',
-           'HyperNet', 'train_ensemble', 'train_masknet', 'mc_dropout', 'kl_diversity', 'cloak_users', 'mix_inversion',
+__all__ = ['STRUCTURES', 'LAYERS', 'PROTOCOLS', 'READINGS', 'MAX_BYTES', 'masknet_shapes', 'phi', 'phi_all', 'MaskNet',
+           'MaskNets', 'cloak', 'InvNet', 'attacker_pairs', 'train_invnet', 'restore', 'Faces', 'load_faces',
+           'faces_for_scale', 'train_recognizer', 'pretrain_extractor', 'embed', 'attack_success', 'HyperNet',
+           'train_ensemble', 'ensemble_accuracy', 'train_masknet', 'mc_dropout', 'kl_diversity', 'weight_spread',
+           'gaussian_blur', 'jpeg', 'rescale', 'noise_pairs', 'cloak_users', 'recognition_table', 'mix_inversion',
            'off_diagonal', 'summary']
 
 # %% ../nbs/20_hyperobf.ipynb #504376bb
@@ -245,18 +247,24 @@ def train_invnet(xp:torch.Tensor, # cloaked images
                  x:torch.Tensor, # their originals
                  epochs:int=30, # passes over the pairs
                  batch_size:int=32, lr:float=2e-3, width:int=16, seed:int=0,
+                 steps:int|None=None, # exact number of gradient steps (overrides `epochs`): equal training for any number of pairs
                 )->InvNet:
     "InvNet trained on (cloaked, original) pairs with the SSIM loss $1 - \\mathrm{SSIM}$."
     check_images(xp, 'xp'); check_images(x, 'x')
     if xp.shape != x.shape: raise ValueError(f"x: expected the shape of xp {tuple(xp.shape)}, got {tuple(x.shape)}")
     check_positive(epochs, 'epochs', integer=True, minimum=1)
+    if steps is not None: check_positive(steps, 'steps', integer=True, minimum=1)
     torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
     net = InvNet(x.shape[1], width).to(x.device).train()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
-    for _ in range(epochs):
+    total = steps if steps is not None else epochs * -(-len(x) // batch_size)
+    done = 0
+    while done < total:
         for idx in torch.randperm(len(x), generator=g).split(batch_size):
             loss = 2 * _dssim(net(xp[idx]), x[idx]).mean()
-            opt.zero_grad(); loss.backward(); opt.step()
+            opt.zero_grad(); loss.backward(); opt.step(); done += 1
+            if done == total: break
+    net.steps_run = done
     return net.eval()
 
 @torch.no_grad()
@@ -306,6 +314,8 @@ def load_faces(dataset:str='auto', # 'auto' (olivetti, else mnist5k), 'olivetti'
         except FileNotFoundError as e:
             f = load_faces('mnist5k', root, image_size, n_public, n_private, n_train, n_test, seed)
             f.note = f"olivetti not found ({str(e).split('.')[0]}); fell back to mnist5k digits as identities"
+            warnings.warn(f"load_faces('auto'): {f.note}. The results are about digits, not faces; "
+                          f"pass dataset='olivetti' to fail instead", UserWarning, stacklevel=2)
             return f
     if dataset == 'olivetti':
         x, y = pdata.load('olivetti', 'all', root=root, image_size=image_size).tensors
@@ -350,13 +360,21 @@ def train_recognizer(x:torch.Tensor, y:torch.Tensor, num_classes:int,
                      epochs:int=20, # epochs of the one-cycle schedule
                      patience:int|None=None, # stop when the training loss has not improved by 1% for this many epochs (None: off)
                      batch_size:int=32, lr:float=1e-3, # batch and peak learning rate
-                     seed:int=0, device=None, arch:str='resnet18')->nn.Module:
-    "ResNet-18 face recognizer trained from scratch with Adam on a one-cycle schedule (optional early stopping)."
+                     seed:int=0, device=None, arch:str='resnet18',
+                     init:nn.Module|None=None, # a pretrained recognizer to fine-tune (its head is replaced); None: from scratch
+                    )->nn.Module:
+    "ResNet-18 face recognizer trained with Adam on a one-cycle schedule, from scratch or fine-tuned from `init`."
     check_positive(epochs, 'epochs', integer=True, minimum=1)
     if patience is not None: check_positive(patience, 'patience', integer=True, minimum=1)
+    if init is not None and not isinstance(init, nn.Module): raise TypeError(f"init: expected a recognizer (nn.Module), got {type(init).__name__}")
     dev = get_device(device) if device is not None else x.device
     torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
-    m = models.build(arch, num_classes, in_channels=x.shape[1], image_size=max(64, x.shape[-1]))
+    if init is None: m = models.build(arch, num_classes, in_channels=x.shape[1], image_size=max(64, x.shape[-1]))
+    else:
+        m = copy.deepcopy(init)
+        parent, name = _head(m)
+        setattr(parent, name, nn.Linear(getattr(parent, name).in_features, num_classes))
+        m.num_classes = num_classes
     m.input_shape = tuple(x.shape[1:]); m.to(dev).train()
     opt = torch.optim.Adam(m.parameters(), lr=lr)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * -(-len(x) // batch_size), pct_start=0.2)
@@ -373,16 +391,61 @@ def train_recognizer(x:torch.Tensor, y:torch.Tensor, num_classes:int,
     m.epochs_run = ep + 1
     return m.eval()
 
+def _head(model):
+    "(parent module, attribute) of the recognizer's final Linear layer."
+    name, _ = models.last_linear(model)
+    parent = model.get_submodule(name.rsplit('.', 1)[0]) if '.' in name else model
+    return parent, name.rsplit('.', 1)[-1]
+
+def pretrain_extractor(faces:Faces, # the identity split: only its *public* identities are used
+                       seed:int=0, epochs:int=20, **kw)->nn.Module:
+    "A ResNet-18 trained to tell the public identities apart: the pretrained face feature extractor (never sees a private identity)."
+    return train_recognizer(faces.public_x, faces.public_y, int(faces.public_y.max()) + 1, epochs=epochs, seed=seed, **kw)
+
+@torch.no_grad()
+def embed(model:nn.Module, # a recognizer from `train_recognizer` / `pretrain_extractor`
+          x:torch.Tensor, # images N x C x H x W
+         )->torch.Tensor:
+    "L2-normalised penultimate features (the face embedding), N x D."
+    check_images(x, 'x')
+    parent, name = _head(model); fc = getattr(parent, name)
+    setattr(parent, name, nn.Identity())
+    try:
+        was = model.training; model.eval()
+        dev = next(model.parameters()).device
+        f = torch.cat([model(b.to(dev)) for b in x.split(256)])
+        model.train(was)
+    finally: setattr(parent, name, fc)
+    return F.normalize(f.flatten(1), dim=1)
+
+PROTOCOLS = ('scratch', 'finetune', 'gallery')
+
+def _predict_protocol(faces, x, protocol, seed, extractor, kw):
+    "Predicted identities of the clean test images for a recognizer of `protocol` built on training images `x`."
+    if protocol == 'gallery':   # nearest class mean (cosine) of the embeddings: no training at all
+        g, q = embed(extractor, x), embed(extractor, faces.test_x)
+        cent = F.normalize(torch.stack([g[faces.train_y == c].mean(0) for c in range(faces.num_classes)]), dim=1)
+        return (q @ cent.T).argmax(1).to(faces.test_y.device)
+    rec = train_recognizer(x, faces.train_y, faces.num_classes, seed=seed, init=extractor if protocol == 'finetune' else None, **kw)
+    return models.predict(rec, faces.test_x).argmax(1).to(faces.test_y.device)
+
 def attack_success(faces:Faces, # the identity split
                    replaced:dict, # private identity -> its training images as the attacker crawls them (cloaked / restored)
                    targets:list|None=None, # identities to report (default: the keys of `replaced`)
                    seed:int=0, # seed of the first recognizer
-                   repeats:int=1, # recognizers trained (seeds seed, seed+1000, ...); the accuracies are their means
-                   **kw)->dict:
+                   repeats:int=1, # recognizers (seeds seed, seed+1000, ...); the accuracies are their means
+                   protocol:str='scratch', # 'scratch' (train from scratch), 'finetune' (fine-tune a pretrained extractor), 'gallery' (nearest class mean of its embeddings)
+                   extractors:list|None=None, # pretrained extractors, one per repeat (for 'finetune' and 'gallery')
+                   per_repeat:bool=False, # return the list of per-recognizer results instead of their mean
+                   **kw)->dict|list:
     "Each target's accuracy on its clean test images for a recognizer trained with `replaced` training images."
     targets = list(replaced) if targets is None else list(targets)
     if not targets: raise ValueError("targets: expected at least one target identity")
     check_positive(repeats, 'repeats', integer=True, minimum=1)
+    if protocol not in PROTOCOLS: raise ValueError(f"protocol: expected one of {PROTOCOLS}, got {protocol!r}")
+    if protocol != 'scratch' and (extractors is None or len(extractors) < repeats):
+        raise ValueError(f"extractors: protocol {protocol!r} needs one pretrained extractor per repeat ({repeats}), "
+                         f"got {0 if extractors is None else len(extractors)}")
     x = faces.train_x.clone()
     for u, xu in replaced.items():
         m = faces.train_y == u
@@ -391,15 +454,22 @@ def attack_success(faces:Faces, # the identity split
     others = ~torch.isin(faces.test_y, torch.tensor(targets, device=faces.test_y.device))
     runs = []
     for r in range(repeats):
-        rec = train_recognizer(x, faces.train_y, faces.num_classes, seed=seed + 1000*r, **kw)
-        pred = models.predict(rec, faces.test_x).argmax(1)
+        pred = _predict_protocol(faces, x, protocol, seed + 1000*r, None if extractors is None else extractors[r], kw)
         out = {u: (pred[faces.test_y == u] == u).float().mean().item() for u in targets}
         out['_others'] = (pred[others] == faces.test_y[others]).float().mean().item()
-        out['_epochs'] = rec.epochs_run
         runs.append(out)
+    if per_repeat: return runs
     return {k: float(np.mean([o[k] for o in runs])) for k in runs[0]}
 
 # %% ../nbs/20_hyperobf.ipynb #daac71af
+READINGS = ('4.1.2', '4.1.3')
+MAX_BYTES = 4 * 2**30  # `generate` refuses to build banks larger than this (use `generate_iter`)
+
+def _check_seed(v, name):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)): raise TypeError(f"{name}: expected an int seed, got {type(v).__name__}")
+    if not 0 <= int(v) < 2**64: raise ValueError(f"{name}: expected a seed in [0, 2**64), got {v}")
+    return int(v)
+
 class HyperNet(nn.Module):
     "Mixer + one generator per MaskNet layer + a shared classification head (Sec. 4.1)."
     def __init__(self, num_classes:int=10, # classes of the HyperNet training set (for the shared head)
@@ -409,42 +479,66 @@ class HyperNet(nn.Module):
                  hidden:int=64, # generator hidden width
                  lambda_div:float=10., # lambda_diversity of Eq. 4.4
                  alpha_thr:float=1e-3, # alpha_threshold of Eq. 4.4
+                 reading:str='4.1.2', # '4.1.2': lambda_div * max(J1 - alpha, 0) + J2 (J1 = CE); '4.1.3': the names swapped (see below)
+                 diversity_term:bool=True, # include the diversity loss (False: the ablation without it)
                 ):
         super().__init__()
         check_positive(num_classes, 'num_classes', integer=True, minimum=2)
+        check_positive(lambda_div, 'lambda_div')
+        if isinstance(alpha_thr, bool) or not isinstance(alpha_thr, (int, float)) or not math.isfinite(alpha_thr) or alpha_thr < 0:
+            raise ValueError(f"alpha_thr: expected a finite number >= 0, got {alpha_thr!r}")
+        if reading not in READINGS: raise ValueError(f"reading: expected one of {READINGS} (the section whose J1/J2 names Eq. 4.4 uses), got {reading!r}")
         self.shapes = masknet_shapes(structure, in_channels, pool)
         self.structure, self.in_channels, self.image_size, self.pool = structure, in_channels, image_size, pool
         self.z_dim, self.code_dim, self.lambda_div, self.alpha_thr = z_dim, code_dim, lambda_div, alpha_thr
+        self.reading, self.diversity_term = reading, diversity_term
         self.mixer = nn.Sequential(nn.Linear(z_dim, 128), nn.ReLU(), nn.Linear(128, code_dim * len(LAYERS)))
         self.generators = nn.ModuleDict()
         for l in LAYERS:
             w, b = self.shapes[f'{l}.weight'], self.shapes[f'{l}.bias']
             self.generators[l] = nn.Sequential(nn.Linear(code_dim, hidden), nn.ReLU(), nn.Linear(hidden, math.prod(w) + math.prod(b)))
-            self.register_buffer(f'gain_{l}', torch.tensor(1 / math.sqrt(math.prod(w[1:]))))
+            self.register_buffer(f'gain_{l}', torch.tensor(3 / math.sqrt(math.prod(w[1:]))))  # MaskNet weight = gain x G's output
         self.head = nn.Linear(self.shapes['fc.weight'][0], num_classes)
+        self.register_buffer('epochs_trained', torch.tensor(0))
+        self._calibrate()
+
+    @torch.no_grad()
+    def _calibrate(self, n:int=256):
+        "Scale each generator's output layer so that, across z, G's output spreads like independent default initialisations."
+        z = torch.randn(n, self.z_dim)
+        codes = self.mixer(z).view(n, len(LAYERS), self.code_dim)
+        for i, l in enumerate(LAYERS):
+            hid, last = self.generators[l][:-1](codes[:, i]), self.generators[l][-1]
+            target = 1 / (math.sqrt(3) * getattr(self, f'gain_{l}') * math.sqrt(math.prod(self.shapes[f'{l}.weight'][1:])))
+            last.weight.mul_(target / (hid @ last.weight.t()).std(0).mean()); last.bias.zero_()
 
     def forward(self, z:torch.Tensor, # noise vectors, n x z_dim
                 out:dict|None=None, # preallocated n x shape buffers to write into (generation: no copies)
                )->dict:
-        "Stacked MaskNet parameters for the noise vectors z (n x z_dim)."
+        "Stacked MaskNet parameters for the noise vectors z (n x z_dim): gain x G(E(z))."
         codes = self.mixer(z).view(len(z), len(LAYERS), self.code_dim)
         res = {}
         for i, l in enumerate(LAYERS):
             hid, last = self.generators[l][:-1](codes[:, i]), self.generators[l][-1]
-            s, start = getattr(self, f'gain_{l}') * 3, 0
+            s, start = getattr(self, f'gain_{l}'), 0
             for k in (f'{l}.weight', f'{l}.bias'):  # rows of the last Linear, scaled before the product: one pass over the output
                 n_k = math.prod(self.shapes[k]); W, b = last.weight[start:start + n_k], last.bias[start:start + n_k]; start += n_k
                 if out is None: res[k] = torch.addmm(b * s, hid, (W * s).t()).reshape(len(z), *self.shapes[k])
                 else: torch.addmm(b * s, hid, (W * s).t(), out=out[k].view(len(z), n_k)); res[k] = out[k]
         return res
 
+    def variance(self, params:dict)->torch.Tensor:
+        "Var of Eq. 4.2: mean over the conv layers of each parameter's variance across the batch, on G's output (before the gain)."
+        return torch.stack([(params[f'{l}.weight'] / getattr(self, f'gain_{l}')).var(0).mean() for l in ('conv1', 'conv2')]).mean()
+
     def losses(self, params:dict, x:torch.Tensor, y:torch.Tensor)->dict:
-        "J1, J2, J_total (Eq. 4.1-4.4) and accuracy of a batch of generated MaskNets on (x, y)."
+        "J1 (cross-entropy, Eq. 4.1), J2 (exp(-Var), Eq. 4.2), J_total (Eq. 4.4) and accuracy of a batch of generated MaskNets on (x, y)."
         logits = self.head(phi_all(params, x, self.pool))  # n x B x K
         j1 = F.cross_entropy(logits.flatten(0, 1), y.repeat(len(logits)))
-        var = torch.stack([params[f'{l}.weight'].var(0).mean() for l in ('conv1', 'conv2')]).mean()
-        j2 = torch.exp(-var)
-        total = self.lambda_div * F.relu(j1 - self.alpha_thr) + j2
+        var = self.variance(params)
+        j2 = torch.exp(-var) if self.diversity_term else torch.zeros_like(var)
+        if self.reading == '4.1.2': total = self.lambda_div * F.relu(j1 - self.alpha_thr) + j2
+        else: total = self.lambda_div * F.relu(j2 - self.alpha_thr) + j1
         return dict(J1=j1, J2=j2, J_total=total, var=var, acc=(logits.argmax(-1) == y).float().mean())
 
     def fit(self, x:torch.Tensor, y:torch.Tensor, # HyperNet training images and labels
@@ -463,31 +557,75 @@ class HyperNet(nn.Module):
                 z = torch.randn(n_nets, self.z_dim, device=dev)
                 L = self.losses(self(z), x[idx].to(dev), y[idx].to(dev))
                 opt.zero_grad(); L['J_total'].backward(); opt.step()
+            self.epochs_trained += 1
             if (every and (ep + 1) % every == 0) or ep == epochs - 1:
                 hist.append(dict(epoch=ep + 1, **{k: v.item() for k, v in L.items()}))
             if callback is not None: callback(self, ep + 1)
         self.eval()
         return hist
 
-    @torch.no_grad()
-    def generate(self, n:int|None=None, # how many MaskNets
-                 seed:int|None=None, # MaskNet i comes from seed + i; None: a fresh CSPRNG seed per MaskNet
-                 seeds:list|None=None, # explicit per-MaskNet seeds (instead of n / seed)
-                 chunk:int=2048, # generation batch size (memory bound)
-                )->MaskNets:
-        "n MaskNets from the HyperNet, generated in batches; each reproducible from its seed."
+    def _seeds(self, n, seed, seeds):
         if seeds is None:
             check_positive(n, 'n', integer=True, minimum=1)
-            seeds = [secrets.randbits(62) for _ in range(n)] if seed is None else [int(seed) + i for i in range(n)]
-        elif len(seeds) < 1: raise ValueError("seeds: expected at least one seed")
-        n, dev = len(seeds), next(self.parameters()).device
-        g = torch.Generator()
+            if seed is None: return [secrets.randbits(62) for _ in range(n)]
+            s0 = _check_seed(seed, 'seed')
+            if s0 + n > 2**64: raise ValueError(f"seed: seed + n - 1 must stay below 2**64, got seed={seed}, n={n}")
+            return [s0 + i for i in range(n)]
+        if n is not None or seed is not None: raise ValueError("seeds: give either `seeds` or `n` / `seed`, not both")
+        if isinstance(seeds, (str, bytes)) or not hasattr(seeds, '__len__'):
+            raise TypeError(f"seeds: expected a list of int seeds, got {type(seeds).__name__}")
+        if len(seeds) < 1: raise ValueError("seeds: expected at least one seed")
+        return [_check_seed(s, 'seeds') for s in seeds]
+
+    def _warn_untrained(self):
+        if int(self.epochs_trained) == 0:
+            warnings.warn("HyperNet.generate: this HyperNet is untrained (fit was never called): its MaskNets are near-identical "
+                          "random feature extractors whose cloaks barely move features", UserWarning, stacklevel=3)
+
+    @torch.no_grad()
+    def _bank(self, seeds, chunk):
+        dev = next(self.parameters()).device
+        g, n = torch.Generator(), len(seeds)
         z = torch.stack([torch.randn(self.z_dim, generator=g.manual_seed(s)) for s in seeds]).to(dev)
         was = self.training; self.eval()
         out = {k: torch.empty(n, *s, device=dev) for k, s in self.shapes.items()}
         for i in range(0, n, chunk): self(z[i:i+chunk], out={k: v[i:i+chunk] for k, v in out.items()})
         self.train(was)
         return MaskNets(out, self.structure, self.in_channels, self.image_size, self.pool, seeds=seeds, source='hypernet')
+
+    def nbytes(self, n:int)->int:
+        "Bytes of a bank of n generated MaskNets (float32)."
+        return 4 * n * sum(math.prod(s) for s in self.shapes.values())
+
+    def generate(self, n:int|None=None, # how many MaskNets
+                 seed:int|None=None, # MaskNet i comes from seed + i; None: a fresh CSPRNG seed per MaskNet
+                 seeds:list|None=None, # explicit per-MaskNet seeds (instead of n / seed)
+                 chunk:int=2048, # generation batch size (memory bound)
+                 max_bytes:int|None=MAX_BYTES, # refuse banks larger than this (None: no limit); `generate_iter` streams instead
+                )->MaskNets:
+        "n MaskNets from the HyperNet, generated in batches; each reproducible from its seed."
+        check_positive(chunk, 'chunk', integer=True, minimum=1)
+        seeds = self._seeds(n, seed, seeds)
+        need = self.nbytes(len(seeds))
+        if max_bytes is not None and need > max_bytes:
+            raise ValueError(f"n: {len(seeds)} MaskNets need {need/2**30:.1f} GiB (limit max_bytes={max_bytes/2**30:.1f} GiB); "
+                             f"use generate_iter(n, seed, chunk) to stream them, or raise max_bytes")
+        self._warn_untrained()
+        return self._bank(seeds, chunk)
+
+    def generate_iter(self, n:int|None=None, seed:int|None=None, seeds:list|None=None,
+                      chunk:int=2048, # MaskNets per yielded bank
+                     ):
+        "The MaskNets of `generate(n, seed)` streamed as banks of at most `chunk` (bounded memory for any n)."
+        check_positive(chunk, 'chunk', integer=True, minimum=1)
+        seeds = self._seeds(n, seed, seeds)
+        self._warn_untrained()
+        for i in range(0, len(seeds), chunk): yield self._bank(seeds[i:i+chunk], chunk)
+
+    @torch.no_grad()
+    def accuracy(self, masknets:MaskNets, x:torch.Tensor, y:torch.Tensor)->torch.Tensor:
+        "Accuracy of each MaskNet with the shared head on (x, y): does every generated MaskNet still classify?"
+        return (self.head(masknets(x)).argmax(-1) == y.to(x.device)).float().mean(1)
 
 # %% ../nbs/20_hyperobf.ipynb #ed052e94
 def _fit_bank(params, heads, x, y, epochs, batch_size, lr, seed, pool, dropout=0.):
@@ -515,7 +653,16 @@ def train_ensemble(n:int, # MaskNets to train
     heads = [nn.Parameter(torch.randn(n, K, d) / math.sqrt(d)), nn.Parameter(torch.zeros(n, K))]
     _fit_bank(params, heads, x, y, epochs, batch_size, lr, seed, pool)
     bank.params = {k: v.detach() for k, v in params.items()}; bank.seeds = [seed * 100003 + i for i in range(n)]
+    bank.heads = tuple(h.detach() for h in heads)   # each MaskNet's own classification head (n x K x d, n x K)
     return bank
+
+@torch.no_grad()
+def ensemble_accuracy(bank:MaskNets, # a bank from `train_ensemble` (it keeps each MaskNet's head)
+                      x:torch.Tensor, y:torch.Tensor)->torch.Tensor:
+    "Accuracy of each ensemble MaskNet with its own head on (x, y)."
+    if getattr(bank, 'heads', None) is None: raise ValueError("bank: expected a bank from train_ensemble (it has no classification heads)")
+    W, b = bank.heads
+    return ((torch.einsum('pnd,pkd->pnk', bank(x), W) + b[:, None]).argmax(-1) == y.to(x.device)).float().mean(1)
 
 def train_masknet(x:torch.Tensor, y:torch.Tensor, structure:int=1, epochs:int=50, batch_size:int=64, lr:float=1e-3,
                   pool:int=2, dropout:float=0., seed:int=0)->MaskNet:
@@ -562,6 +709,60 @@ def kl_diversity(masknets:MaskNets, # the batch of MaskNets
     n = len(masknets)
     return (kl.mean(-1).sum() / (n * (n - 1))).item()
 
+# %% ../nbs/20_hyperobf.ipynb #c703e06d
+def weight_spread(masknets:MaskNets, # the batch of MaskNets
+                 )->float:
+    "Std across the MaskNets of every conv weight, averaged over the conv weights of both layers."
+    if len(masknets) < 2: raise ValueError(f"masknets: need at least 2 MaskNets, got {len(masknets)}")
+    w = torch.cat([masknets.params[f'{l}.weight'].flatten(1) for l in ('conv1', 'conv2')], 1)
+    return w.std(0).mean().item()
+
+# %% ../nbs/20_hyperobf.ipynb #adc778e4
+def gaussian_blur(x:torch.Tensor, # images in [0,1]
+                  kernel:int=3, # odd kernel side
+                  sigma:float|None=None, # None: torchvision's default for the kernel (0.8 for 3x3)
+                 )->torch.Tensor:
+    "Gaussian-blurred images (torchvision)."
+    import torchvision.transforms.functional as TF
+    check_images(x, 'x'); check_positive(kernel, 'kernel', integer=True, minimum=1)
+    if kernel % 2 == 0: raise ValueError(f"kernel: expected an odd size, got {kernel}")
+    return TF.gaussian_blur(x, [kernel, kernel], None if sigma is None else [sigma, sigma]).clamp(0, 1)
+
+def jpeg(x:torch.Tensor, # images in [0,1]
+         quality:int=75, # JPEG quality 1..100
+        )->torch.Tensor:
+    "Images after a JPEG round trip (torchvision's libjpeg encoder and decoder)."
+    from torchvision.io import encode_jpeg, decode_jpeg
+    check_images(x, 'x'); check_positive(quality, 'quality', integer=True, minimum=1)
+    if quality > 100: raise ValueError(f"quality: expected 1..100, got {quality}")
+    u8 = (x.detach().cpu() * 255).round().to(torch.uint8)
+    out = decode_jpeg(encode_jpeg(list(u8), quality=quality))
+    return (torch.stack(out).float() / 255).to(x.device)
+
+def rescale(x:torch.Tensor, # images in [0,1]
+            factor:float=0.5, # downscale factor in (0, 1)
+           )->torch.Tensor:
+    "Images downscaled by `factor` and upscaled back (antialiased bilinear)."
+    check_images(x, 'x')
+    if not 0 < factor < 1: raise ValueError(f"factor: expected a downscale factor in (0, 1), got {factor!r}")
+    H, W = x.shape[-2:]
+    small = F.interpolate(x, size=(max(1, round(H*factor)), max(1, round(W*factor))), mode='bilinear', antialias=True, align_corners=False)
+    return F.interpolate(small, size=(H, W), mode='bilinear', align_corners=False).clamp(0, 1)
+
+def noise_pairs(x:torch.Tensor, # clean public images
+                ssim:float, # the mean SSIM the noisy images should have to `x`
+                seed:int=0, iters:int=20)->tuple:
+    "(noisy, clean) training pairs: Gaussian noise whose std is set by bisection so that the mean SSIM matches `ssim`."
+    check_images(x, 'x')
+    if not 0 < ssim < 1: raise ValueError(f"ssim: expected a target SSIM in (0, 1), got {ssim!r}")
+    e = torch.randn(x.shape, generator=torch.Generator().manual_seed(seed)).to(x.device)
+    lo, hi = 0., 1.
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        q = _ssim((x + mid * e).clamp(0, 1), x, data_range=1.0, win_size=_win(x)).item()
+        lo, hi = (mid, hi) if q > ssim else (lo, mid)
+    return (x + (lo + hi) / 2 * e).clamp(0, 1), x
+
 # %% ../nbs/20_hyperobf.ipynb #44da358a
 def _users(faces, n, targets):
     t = list(range(n)) if targets is None else list(targets)
@@ -575,6 +776,26 @@ def cloak_users(masknets:MaskNets, faces:Faces, targets:list|None=None, **cloak_
     assign = torch.cat([torch.full((len(v),), i) for i, v in enumerate(xs)])
     xc = cloak(masknets, torch.cat(xs), assign=assign, **cloak_kw)
     return dict(zip(t, xc.split([len(v) for v in xs])))
+
+def recognition_table(faces:Faces, # the identity split
+                      conditions:dict, # condition name (str or tuple) -> {identity: training images as the attacker has them}
+                      targets:list, # the users reported in every condition
+                      protocols:dict, # protocol name -> keyword arguments of `attack_success` (protocol, extractors, epochs, ...)
+                      repeats:int=3, # recognizers per condition and protocol (seeds seed + 1000 r; the same in every condition)
+                      seed:int=0, progress=None, # progress(done, total, condition)
+                     )->'pd.DataFrame':
+    "Long-form results: one row per (condition, protocol, repeat, user) with the user's accuracy on clean test images."
+    import pandas as pd
+    rows, total = [], len(conditions) * len(protocols)
+    for c, (name, replaced) in enumerate(conditions.items()):
+        for pname, kw in protocols.items():
+            runs = attack_success(faces, replaced, targets=targets, seed=seed, repeats=repeats, per_repeat=True, **kw)
+            key = name if isinstance(name, tuple) else (name,)
+            for r, out in enumerate(runs):
+                rows += [dict(condition=key, protocol=pname, repeat=r, user=u, accuracy=out[u]) for u in targets]
+                rows.append(dict(condition=key, protocol=pname, repeat=r, user='_others', accuracy=out['_others']))
+        if progress: progress(c + 1, len(conditions), name)
+    return pd.DataFrame(rows)
 
 def mix_inversion(masknets:MaskNets|dict, # user i has MaskNet i, the attacker of column j holds MaskNet j; a dict {name: bank} shares recognizers
                   faces:Faces, targets:list|None=None, # private identities of the users (default 0..n-1, then n..2n-1 for a second bank, ...)
