@@ -377,13 +377,16 @@ def train_recognizer(x:torch.Tensor, y:torch.Tensor, num_classes:int,
         m.num_classes = num_classes
     m.input_shape = tuple(x.shape[1:]); m.to(dev).train()
     opt = torch.optim.Adam(m.parameters(), lr=lr)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=epochs * -(-len(x) // batch_size), pct_start=0.2)
+    total = epochs * -(-len(x) // batch_size)   # below 10 steps (smoke runs) the one-cycle phases degenerate: constant lr
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.2) if total >= 10 else None
     best, since = float('inf'), 0
     for ep in range(epochs):
         tot = 0.
         for idx in torch.randperm(len(x), generator=g).split(batch_size):
             loss = F.cross_entropy(m(x[idx].to(dev)), y[idx].to(dev))
-            opt.zero_grad(); loss.backward(); opt.step(); sched.step(); tot += loss.item() * len(idx)
+            opt.zero_grad(); loss.backward(); opt.step()
+            if sched is not None: sched.step()
+            tot += loss.item() * len(idx)
         tot /= len(x)
         if tot < best * 0.99: best, since = tot, 0
         else: since += 1
