@@ -703,14 +703,16 @@ def mc_dropout(masknet:MaskNet, # a MaskNet trained with dropout > 0
 @torch.no_grad()
 def kl_diversity(masknets:MaskNets, # the batch of MaskNets
                  x:torch.Tensor, # probe images
-                )->float:
+                 per_image:bool=False, # return the mean over pairs for each probe image (N values, for intervals)
+                )->float|torch.Tensor:
     "Mean pairwise KL divergence between the MaskNets' softmax feature distributions on `x`."
     if len(masknets) < 2: raise ValueError(f"masknets: need at least 2 MaskNets, got {len(masknets)}")
     lp = F.log_softmax(masknets(x), -1)  # n x N x d
     p = lp.exp()
     kl = torch.einsum('ind,ind->in', p, lp)[:, None] - torch.einsum('ind,jnd->ijn', p, lp)  # KL(P_i || P_j)
     n = len(masknets)
-    return (kl.mean(-1).sum() / (n * (n - 1))).item()
+    per = kl.sum((0, 1)) / (n * (n - 1))
+    return per.cpu() if per_image else per.mean().item()
 
 # %% ../nbs/20_hyperobf.ipynb #c703e06d
 def weight_spread(masknets:MaskNets, # the batch of MaskNets
