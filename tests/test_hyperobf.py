@@ -89,3 +89,70 @@ def test_attack_success_repeats_average_recognizers():
     two = ho.attack_success(f, {0: x[:4]}, seed=5, repeats=2, **kw)
     for k in (0, '_others'): assert two[k] == pytest.approx((one[0][k] + one[1][k]) / 2)
     with pytest.raises(ValueError, match='^repeats:'): ho.attack_success(f, {0: x[:4]}, repeats=0, **kw)
+
+
+def test_generate_bad_arguments(hn):
+    with pytest.raises(ValueError, match='^chunk:'): hn.generate(3, chunk=0)
+    with pytest.raises(TypeError, match='^seeds:'): hn.generate(seeds=5)
+    with pytest.raises(ValueError, match='^seed:'): hn.generate(2, seed=2**64)
+    with pytest.raises(ValueError, match='^seed:'): hn.generate(2, seed=-1)
+    with pytest.raises(ValueError, match='^seeds:'): hn.generate(seeds=[1, 2**64])
+    with pytest.raises(ValueError, match='^n: 100000 MaskNets need 14.1 GiB'): hn.generate(10**5)   # estimated, refused
+    banks = list(hn.generate_iter(5, seed=3, chunk=2))                  # streaming instead: bounded memory
+    assert [len(b) for b in banks] == [2, 2, 1]
+    torch.testing.assert_close(torch.cat([b.flat() for b in banks]), hn.generate(5, seed=3).flat(), atol=1e-5, rtol=1e-4)
+
+
+def test_untrained_hypernet_warns():
+    with pytest.warns(UserWarning, match='untrained'): ho.HyperNet(num_classes=3).generate(2, seed=0)
+
+
+def test_load_faces_auto_fallback_is_announced(tmp_path):
+    with pytest.warns(UserWarning, match='fell back to mnist5k'):
+        f = ho.load_faces('auto', root=tmp_path, n_private=3, n_train=2, n_test=1)
+    assert f.name == 'mnist5k' and 'fell back' in f.note
+    with pytest.raises(FileNotFoundError): ho.load_faces('olivetti', root=tmp_path)
+
+
+def test_diversity_term_raises_variance():
+    x, y = torch.rand(64, 1, 32, 32, generator=torch.Generator().manual_seed(0)), torch.arange(4).repeat(16)
+    var = {}
+    for dt in (True, False):
+        torch.manual_seed(0)
+        h = ho.HyperNet(num_classes=4, lambda_div=1., diversity_term=dt)
+        h.fit(x, y, epochs=20, batch_size=32, n_nets=4, seed=0)
+        var[dt] = h.variance(h.generate(16, seed=0).params).item()
+    assert var[True] > 1.5 * var[False], var
+
+
+def test_generated_masknets_as_diverse_as_an_ensemble():
+    "Default settings, 512 digits at 32x32, 10 epochs: HyperNet MaskNets vs an ensemble of 8 trained the same way."
+    from privbook import data
+    x, y = data.load('mnist5k', 'train', size=512, image_size=32, seed=0).tensors
+    xt, yt = data.load('mnist5k', 'test', size=256, image_size=32, seed=0).tensors
+    ens = ho.train_ensemble(8, x, y, epochs=10, seed=0)
+    torch.manual_seed(0)
+    hn = ho.HyperNet(num_classes=10)
+    hn.fit(x, y, epochs=10, seed=0)
+    gen = hn.generate(8, seed=0)
+    spread = ho.weight_spread(gen) / ho.weight_spread(ens)
+    kl = ho.kl_diversity(gen, x[:64]) / ho.kl_diversity(ens, x[:64])
+    acc_h, acc_e = hn.accuracy(gen, xt, yt), ho.ensemble_accuracy(ens, xt, yt)
+    print(f"spread ratio {spread:.2f}, KL ratio {kl:.2f}, accuracy HyperNet {acc_h.min():.2f}-{acc_h.max():.2f}, ensemble {acc_e.mean():.2f}")
+    assert spread >= 0.8 and kl >= 0.8
+    assert acc_h.min() >= 0.8 * acc_e.mean() and acc_h.min() > 0.3      # every generated MaskNet still classifies (chance 0.1)
+
+
+def test_invnet_beats_identity_on_cloaked_images():
+    from privbook import data
+    x = data.load('mnist5k', 'train', size=160, image_size=32, seed=1).tensors[0]
+    torch.manual_seed(0)
+    m = ho.MaskNet()
+    kw = dict(rho=0.1, rho_pixel=48/255, steps=30)
+    xp, xo = ho.attacker_pairs(m, x[:128], **kw)
+    inv = ho.train_invnet(xp, xo, epochs=20, seed=0)
+    held = x[128:]
+    xc = ho.cloak(m, held, seed=5, **kw)
+    before, after = metrics.ssim(held, xc).mean().item(), metrics.ssim(held, ho.restore(inv, xc)).mean().item()
+    print(f"SSIM to the originals: cloaked {before:.3f}, restored {after:.3f}")
+    assert after > before + 0.02
