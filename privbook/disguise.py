@@ -671,6 +671,7 @@ def codebook_attack(known_x, # original images of the m known pairs
                     fill:str='random', # unmatched units: 'random' pixels, 'zero' or 'mode' (most common unit there)
                     seed:int=0, # randomness of fill='random'
                     codebook:Codebook|None=None, # a prebuilt codebook (then known_x / known_y are ignored)
+                    per_image:bool=False, # return the hit rate of every attacked image (an array) instead of the mean
                    )->tuple[torch.Tensor, float]:
     "Codebook attack on AES-ECB: (reconstructed images, same kind as target_y; hit rate in [0,1])."
     if fill not in ('random', 'zero', 'mode'): raise ValueError(f"fill: expected 'random', 'zero' or 'mode', got {fill!r}")
@@ -692,7 +693,7 @@ def codebook_attack(known_x, # original images of the m known pairs
     X = np.empty_like(B); X[:, cb.perm] = B
     x = _from_blocks(X.reshape(N, t, r, s, cb.shape[0]), cb.shape)
     x = torch.from_numpy(x.astype(np.float32) / 255 if kt == 'float' else x)
-    return x, float(hit.mean())
+    return x, (hit.reshape(N, -1).mean(1) if per_image else float(hit.mean()))
 
 # %% ../nbs/30_disguise.ipynb #beb7721f
 def regression_attack(known_x, # originals of the m known pairs (uint8 or float)
