@@ -1,4 +1,4 @@
-"""Throughput of privbook.disguise (DisguisedNets, paper 002) against a naive per-image loop.
+"""Throughput of privbook.disguise (DisguisedNets) against a naive per-image loop; permutation estimation.
 
 Targets (issue 5): 10,000 images of 28x28 on 2 cores -- aes-ecb (16- and 2-pixel units) and rmt-orth each
 >= 10,000 images/s; codebook construction from 60,000 known pairs < 10 s; memory reported.
@@ -67,6 +67,7 @@ def main():
                 ('aes-ecb, 7x7 blocks, 16-px', Disguise('aes-ecb', 7, unit=16, seed=0)),
                 ('aes-ecb, 4x4 blocks, 2-px', Disguise('aes-ecb', 4, unit=2, seed=0)),
                 ('aes-ecb, 14x14 blocks, 2-px', Disguise('aes-ecb', 14, unit=2, seed=0)),
+                ('aes-cbc, 7x7, random IV', Disguise('aes-cbc', 7, iv='random', seed=0)),
                 ('rmt-orth, 7x7 blocks', Disguise('rmt-orth', 7, seed=0)),
                 ('rmt-orth, 7x7, u=100', Disguise('rmt-orth', 7, noise=100, seed=0))]
     ok = True
@@ -74,13 +75,14 @@ def main():
         t0 = time.perf_counter(); d.transform(x[:2]); setup = time.perf_counter() - t0   # key (and 2-px lookup tables)
         tv, yv = timed(lambda: d.transform(x), a.repeats)
         xn = x[:a.n_naive]
-        tn, yn = timed(lambda: naive(d, xn), 1)
-        if d.noise == 0:
+        tn, yn = timed(lambda: naive(d, xn), 1) if d.method != 'aes-cbc' else (float('nan'), None)
+        if d.noise == 0 and d.method != 'aes-cbc':  # (the naive loop has no CBC)
             same = torch.equal(yv[:a.n_naive], yn) if d.method.startswith('aes') else torch.allclose(yv[:a.n_naive], yn, atol=1e-5)
             assert same, f'{name}: the naive loop and the vectorized transform disagree'
         rv, rn = a.n / tv, a.n_naive / tn
-        ok &= rv >= 10_000
-        print(f'{name:28s} {rv:17,.0f} {rn:12,.0f} {rv / rn:6.0f}x  {"ok" if rv >= 10_000 else "BELOW TARGET"}'
+        target = d.method != 'aes-cbc'                     # the throughput target is for ECB and RMT
+        if target: ok &= rv >= 10_000
+        print(f'{name:28s} {rv:17,.0f} {rn:12,.0f} {rv / rn:6.0f}x  {("ok" if rv >= 10_000 else "BELOW TARGET") if target else "(no target)"}'
               f'  (one-off key setup {setup * 1000:.0f} ms)')
 
     # codebook construction from `pairs` known pairs (AES-ECB 4x4 blocks, 16-pixel units, 28x28)
@@ -95,6 +97,14 @@ def main():
           f'({"ok" if tb < 10 else "ABOVE TARGET"}, target < 10 s), {len(cb.keys):,} entries, peak traced memory {peak / 2**20:.0f} MiB; '
           f'decoding 1,000 images: {ta * 1000:.0f} ms, hit rate {hit:.2f}')
     ok &= tb < 10
+    # the attacker without the permutation: estimating it from known pairs (ECB 4x4, 16- and 2-pixel units; RMT 7x7)
+    for unit in (16, 2):
+        de = Disguise('aes-ecb', 4, unit=unit, seed=0); xe = images(2000, seed=3); ye = de.transform(xe)
+        te, ph = timed(lambda: disguise.estimate_permutation(xe, ye, 4, 'aes', unit, max_pairs=500), 1)
+        print(f'estimate_permutation, ECB {unit}-px, 500 pairs: {te:.2f} s, {(ph == de.key.perm).mean():.0%} of the positions right')
+    dr = Disguise('rmt-orth', 7, noise=100, seed=0); xe = images(100, seed=4).float() / 255; ye = dr.transform(xe)
+    te, ph = timed(lambda: disguise.estimate_permutation(xe, ye, 7, 'rmt'), 1)
+    print(f'estimate_permutation, RMT 7x7 u=100, 100 pairs: {te:.2f} s, {(ph == dr.key.perm).mean():.0%} of the positions right')
     print(f'peak resident memory of the process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB')
     print('all targets met' if ok else 'some targets missed')
 
