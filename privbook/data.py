@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Callable
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
 from torch.utils.data import TensorDataset
-from .core import check_images, cache_dir
+from .core import check_images, check_positive, cache_dir
 
 # %% auto #0
-__all__ = ['DATASETS', 'SPLITS', 'CHECKSUMS', 'data_root', 'DataFileError', 'Spec', 'register', 'stratified_split', 'load',
+__all__ = ['DATASETS', 'SPLITS', 'PREPROCESSING', 'CHECKSUMS', 'data_root', 'DataFileError', 'Spec', 'register',
+           'stratified_split', 'load', 'gaussian_blur', 'jpeg', 'rescale', 'median', 'bit_depth', 'preprocess',
            'available', 'verify']
 
 # %% ../nbs/01_data.ipynb #b26e1d1b
@@ -426,6 +427,69 @@ def load(name:str, # a name in `DATASETS` or 'imagefolder:PATH'
     ds = TensorDataset(check_images(x, name=f'dataset {name!r}'), torch.from_numpy(np.array(ya, dtype=np.int64)))
     ds.name, ds.split, ds.classes = name, split, classes
     return ds
+
+# %% ../nbs/01_data.ipynb #5a8303eb
+def gaussian_blur(x:torch.Tensor, # images in [0,1]
+                  kernel:int=3, # odd kernel side
+                  sigma:float|None=None, # None: torchvision's default for the kernel (0.8 for 3x3)
+                 )->torch.Tensor:
+    "Gaussian-blurred images (torchvision)."
+    import torchvision.transforms.functional as TF
+    check_images(x, 'x'); check_positive(kernel, 'kernel', integer=True, minimum=1)
+    if kernel % 2 == 0: raise ValueError(f"kernel: expected an odd size, got {kernel}")
+    return TF.gaussian_blur(x, [kernel, kernel], None if sigma is None else [sigma, sigma]).clamp(0, 1)
+
+def jpeg(x:torch.Tensor, # images in [0,1]
+         quality:int=75, # JPEG quality 1..100
+        )->torch.Tensor:
+    "Images after a JPEG round trip (torchvision's libjpeg encoder and decoder)."
+    from torchvision.io import encode_jpeg, decode_jpeg
+    check_images(x, 'x'); check_positive(quality, 'quality', integer=True, minimum=1)
+    if quality > 100: raise ValueError(f"quality: expected 1..100, got {quality}")
+    u8 = (x.detach().cpu() * 255).round().clamp(0, 255).to(torch.uint8)
+    out = decode_jpeg(encode_jpeg(list(u8), quality=quality))
+    return (torch.stack(out).float() / 255).to(x.device)
+
+def rescale(x:torch.Tensor, # images in [0,1]
+            factor:float=0.5, # downscale factor in (0, 1)
+           )->torch.Tensor:
+    "Images downscaled by `factor` and upscaled back (antialiased bilinear)."
+    check_images(x, 'x')
+    if not 0 < factor < 1: raise ValueError(f"factor: expected a downscale factor in (0, 1), got {factor!r}")
+    H, W = x.shape[-2:]
+    small = F.interpolate(x, size=(max(1, round(H*factor)), max(1, round(W*factor))), mode='bilinear', antialias=True, align_corners=False)
+    return F.interpolate(small, size=(H, W), mode='bilinear', align_corners=False).clamp(0, 1)
+
+def median(x:torch.Tensor, # images in [0,1]
+           kernel:int=3, # odd kernel side
+          )->torch.Tensor:
+    "Median-filtered images (scipy's `median_filter`, reflected borders)."
+    from scipy.ndimage import median_filter
+    check_images(x, 'x')
+    if kernel < 1 or kernel % 2 == 0: raise ValueError(f"kernel: expected an odd size >= 1, got {kernel}")
+    out = median_filter(x.detach().cpu().numpy(), size=(1, 1, kernel, kernel), mode='reflect')
+    return torch.from_numpy(out).to(x.device)
+
+def bit_depth(x:torch.Tensor, # images in [0,1]
+              bits:int=4, # bits per channel kept
+             )->torch.Tensor:
+    "Images quantized to `bits` bits per channel (feature squeezing)."
+    check_images(x, 'x')
+    if not 1 <= bits <= 8: raise ValueError(f"bits: expected 1..8, got {bits!r}")
+    k = 2**bits - 1
+    return torch.round(x * k) / k
+
+PREPROCESSING = {'blur3x3': gaussian_blur, 'median3x3': median, 'jpeg75': jpeg, 'bits4': bit_depth, 'rescale0.5': rescale}
+
+def preprocess(x:torch.Tensor, # images N x C x H x W in [0,1]
+               kind:str, # 'none' or a key of `PREPROCESSING` (each at its default strength)
+              )->torch.Tensor: # preprocessed images, same shape, in [0,1]
+    "The preprocessing `kind` an adversary applies to `x` before its model sees them."
+    check_images(x, 'x')
+    if kind == 'none': return x
+    if kind not in PREPROCESSING: raise ValueError(f"kind: expected 'none' or one of {list(PREPROCESSING)}, got {kind!r}")
+    return PREPROCESSING[kind](x).clamp(0, 1)
+
 
 # %% ../nbs/01_data.ipynb #69a003ad
 def available(root:str|Path|None=None # dataset root to check

@@ -16,12 +16,17 @@ __all__ = ['STRUCTURES', 'LAYERS', 'PROTOCOLS', 'READINGS', 'MAX_BYTES', 'maskne
            'MaskNets', 'cloak', 'InvNet', 'attacker_pairs', 'train_invnet', 'restore', 'Faces', 'load_faces',
            'faces_for_scale', 'train_recognizer', 'pretrain_extractor', 'embed', 'attack_success', 'HyperNet',
            'train_ensemble', 'ensemble_accuracy', 'train_masknet', 'mc_dropout', 'kl_diversity', 'weight_spread',
-           'gaussian_blur', 'jpeg', 'rescale', 'noise_pairs', 'cloak_users', 'recognition_table', 'mix_inversion',
-           'off_diagonal', 'summary']
+           'noise_pairs', 'cloak_users', 'recognition_table', 'mix_inversion', 'off_diagonal', 'summary']
 
 # %% ../nbs/20_hyperobf.ipynb #504376bb
 STRUCTURES = {1: dict(c1=16, c2=32, d=256), 2: dict(c1=16, c2=32, d=128), 3: dict(c1=32, c2=32, d=256)}
 LAYERS = ('conv1', 'conv2', 'fc')
+
+def _check_side(v, name, hi):
+    "`v` if it is an int in [1, hi]; else an error naming `name`."
+    check_positive(v, name, integer=True, minimum=1)
+    if v > hi: raise ValueError(f"{name}: expected an int in [1, {hi}], got {v}")
+    return v
 
 def _structure(structure):
     if structure not in STRUCTURES: raise ValueError(f"structure: expected one of {list(STRUCTURES)} (Sec. 5.4.3), got {structure!r}")
@@ -82,6 +87,9 @@ class MaskNet(nn.Module):
                  dropout:float=0.): # dropout on conv1 channels and on the FC input (MC-dropout baseline)
         super().__init__()
         s = _structure(structure)
+        _check_side(in_channels, 'in_channels', 1024)
+        _check_side(image_size, 'image_size', 4096)
+        _check_side(pool, 'pool', image_size)
         self.structure, self.in_channels, self.image_size, self.pool, self.dropout = structure, in_channels, image_size, pool, dropout
         self.conv1 = nn.Conv2d(in_channels, s['c1'], 3, 1, 1); self.conv2 = nn.Conv2d(s['c1'], s['c2'], 3, 1, 1)
         self.fc = nn.Linear(s['c2']*pool*pool, s['d'])
@@ -188,7 +196,8 @@ def cloak(masknet:MaskNet|MaskNets, # the user's feature extractor Phi (or a ban
     "Cloaked images $x \\oplus \\delta$ with DSSIM <= rho and |delta| <= rho_pixel (Eq. 2.5)."
     check_positive(rho, 'rho'); check_positive(rho_pixel, 'rho_pixel'); check_positive(steps, 'steps', integer=True, minimum=1)
     if rho >= 1: raise ValueError(f"rho: expected a DSSIM budget in (0, 1), got {rho}")
-    params, meta = _params_of(masknet, len(x) if isinstance(x, torch.Tensor) else 0, assign)
+    check_images(x, 'x')
+    params, meta = _params_of(masknet, len(x), assign)
     _check_for(meta, x)
     dev = params['conv1.weight'].device
     g = torch.Generator().manual_seed(seed if seed is not None else secrets.randbits(62))
@@ -722,38 +731,10 @@ def weight_spread(masknets:MaskNets, # the batch of MaskNets
     w = torch.cat([masknets.params[f'{l}.weight'].flatten(1) for l in ('conv1', 'conv2')], 1)
     return w.std(0).mean().item()
 
+# %% ../nbs/20_hyperobf.ipynb #4a66ec51
+from .data import gaussian_blur, jpeg, rescale  # the attacker's image processing, shared with FMD
+
 # %% ../nbs/20_hyperobf.ipynb #adc778e4
-def gaussian_blur(x:torch.Tensor, # images in [0,1]
-                  kernel:int=3, # odd kernel side
-                  sigma:float|None=None, # None: torchvision's default for the kernel (0.8 for 3x3)
-                 )->torch.Tensor:
-    "Gaussian-blurred images (torchvision)."
-    import torchvision.transforms.functional as TF
-    check_images(x, 'x'); check_positive(kernel, 'kernel', integer=True, minimum=1)
-    if kernel % 2 == 0: raise ValueError(f"kernel: expected an odd size, got {kernel}")
-    return TF.gaussian_blur(x, [kernel, kernel], None if sigma is None else [sigma, sigma]).clamp(0, 1)
-
-def jpeg(x:torch.Tensor, # images in [0,1]
-         quality:int=75, # JPEG quality 1..100
-        )->torch.Tensor:
-    "Images after a JPEG round trip (torchvision's libjpeg encoder and decoder)."
-    from torchvision.io import encode_jpeg, decode_jpeg
-    check_images(x, 'x'); check_positive(quality, 'quality', integer=True, minimum=1)
-    if quality > 100: raise ValueError(f"quality: expected 1..100, got {quality}")
-    u8 = (x.detach().cpu() * 255).round().to(torch.uint8)
-    out = decode_jpeg(encode_jpeg(list(u8), quality=quality))
-    return (torch.stack(out).float() / 255).to(x.device)
-
-def rescale(x:torch.Tensor, # images in [0,1]
-            factor:float=0.5, # downscale factor in (0, 1)
-           )->torch.Tensor:
-    "Images downscaled by `factor` and upscaled back (antialiased bilinear)."
-    check_images(x, 'x')
-    if not 0 < factor < 1: raise ValueError(f"factor: expected a downscale factor in (0, 1), got {factor!r}")
-    H, W = x.shape[-2:]
-    small = F.interpolate(x, size=(max(1, round(H*factor)), max(1, round(W*factor))), mode='bilinear', antialias=True, align_corners=False)
-    return F.interpolate(small, size=(H, W), mode='bilinear', align_corners=False).clamp(0, 1)
-
 def noise_pairs(x:torch.Tensor, # clean public images
                 ssim:float, # the mean SSIM the noisy images should have to `x`
                 seed:int=0, iters:int=20)->tuple:

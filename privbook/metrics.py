@@ -219,12 +219,16 @@ def claim(rec, # a `core.Recorder` (e.g. `run.rec`)
     return v
 
 def recorded_claims(df:pd.DataFrame, # results read with `core.read_results`
+                    show:bool=False, # print each claim's line (`claim_line`) as well
                    )->pd.DataFrame:
     "The recorded 'claim' rows, each verdict computed again from its recorded interval (column `verdict_recomputed`)."
     c = df[df.metric == 'claim'].copy() if 'metric' in df else pd.DataFrame()
     if c.empty: return c
     def again(r):
         ci = Interval(float(r.value), float(r.ci_low), float(r.ci_high), int(r.n), float(r.ci_level))
+        paper = r.get('paper', None)
+        paper = None if paper is None or pd.isna(paper) else float(paper)
+        if show: print(claim_line(r.what, ci, r.claim, float(r.than), float(r.tol), paper))
         return verdict(ci, r.claim, float(r.than), float(r.tol))
     c['verdict_recomputed'] = c.apply(again, axis=1)
     return c.reset_index(drop=True)
