@@ -13,7 +13,7 @@ from .core import get_scale, read_results, atomic_write_text, git_revision
 # %% auto #0
 __all__ = ['RESERVED', 'find_nbs', 'packaged_nbs', 'notebooks_dir', 'has_parameters', 'experiment_notebooks', 'resolve_notebook',
            'parse_value', 'parameters', 'check_params', 'NotebookFailed', 'to_html', 'run_notebook', 'new_run_dir',
-           'summarize', 'headlines', 'record', 'run_unit', 'reproduce', 'main']
+           'summarize', 'headlines', 'record', 'setup_run_names', 'run_rows', 'run_unit', 'reproduce', 'main']
 
 # %% ../nbs/06_cli.ipynb #5ac260e6
 def find_nbs(start:str|Path|None=None # where to start looking (default: the current directory)
@@ -254,6 +254,37 @@ def record(run_dir:str|Path, # a finished run folder (executed notebook + result
         shutil.copyfile(f, dest/'notebooks'/f.name)
         out.append(dest/'notebooks'/f.name)
     return out
+
+# %% ../nbs/06_cli.ipynb #a428f816
+def setup_run_names(nb:dict # a notebook as JSON
+                   )->list[str]:
+    "The experiment names a notebook records, from its `setup_run('name', ...)` calls."
+    import re
+    src = '\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code')
+    return sorted(set(re.findall(r"setup_run\(\s*f?['\"]([A-Za-z0-9_.-]+)['\"]", src)))
+
+def _utc(ts:str)->datetime.datetime:
+    t = datetime.datetime.fromisoformat(ts.replace('Z', '+00:00'))
+    return t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)
+
+def run_rows(executed:str|Path, # an executed notebook, e.g. data/results/cpu/notebooks/42_fakegrad_scaling.ipynb
+             results:str|Path|None=None, # folder of its `<experiment>.jsonl` files (default: the folder above `executed`'s)
+             slack:float=120, # seconds allowed around the run's papermill start and end
+            )->pd.DataFrame:
+    "The result rows the executed notebook's run wrote (column `notebook` added); empty when none match."
+    executed = Path(executed)
+    nb = json.loads(executed.read_text())
+    pm = nb.get('metadata', {}).get('papermill', {})
+    if not pm.get('start_time') or not pm.get('end_time'): raise ValueError(f"executed: {executed} has no papermill run times; was it run with privbook run / papermill?")
+    results = Path(results) if results is not None else executed.parent.parent
+    pad = datetime.timedelta(seconds=slack)
+    start, end = _utc(pm['start_time']) - pad, _utc(pm['end_time']) + pad
+    frames = [read_results(results/f'{e}.jsonl') for e in setup_run_names(nb) if (results/f'{e}.jsonl').exists()]
+    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=['experiment', 'metric', 'value', 'timestamp'])
+    df = df[[start <= _utc(t) <= end for t in df.timestamp]].reset_index(drop=True)
+    df.attrs['scale'] = pm.get('parameters', {}).get('scale')
+    df.attrs['end'] = pm['end_time']
+    return df.assign(notebook=executed.stem)
 
 # %% ../nbs/06_cli.ipynb #48229795
 def _unit_key(nb:Path, scale, device, params:dict, revision:str)->str:

@@ -10,7 +10,7 @@ nbconvert HTML page per notebook with a sidebar. Nothing is installed and any ce
 from __future__ import annotations
 import argparse, html, json, os, re, shutil, subprocess, sys
 from pathlib import Path
-from privbook.cli import has_parameters
+from privbook.cli import has_parameters, run_rows, setup_run_names
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS, STAGE, PROC = ROOT/'nbs', ROOT/'_docsrc', ROOT/'_proc'
@@ -21,37 +21,28 @@ SKIP_FLAGS = {'notest', 'slow', 'gpu'}
 class DocsError(RuntimeError): pass
 
 
-def experiments_of(nb:dict)->list[str]:
-    "The experiment names a notebook records, from its `setup_run('name', ...)` calls."
-    src = '\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code')
-    return sorted(set(re.findall(r"setup_run\(\s*f?['\"]([A-Za-z0-9_.-]+)['\"]", src)))
+def pending()->dict:
+    "Experiment notebooks without a recorded run yet and why: the `name: reason` lines of `data/results/cpu/notebooks/PENDING.txt`."
+    f = RECORDED/'notebooks'/'PENDING.txt'
+    if not f.exists(): return {}
+    out = {}
+    for i, line in enumerate(f.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith('#'): continue
+        name, sep, why = line.partition(':')
+        if not sep or not why.strip(): raise DocsError(f"{f}: line {i}: expected 'notebook: why it has no recorded run', got {line!r}")
+        out[name.strip()] = why.strip()
+    return out
 
 
-def _utc(ts:str):
-    import datetime
-    t = datetime.datetime.fromisoformat(ts.replace('Z', '+00:00'))
-    return t if t.tzinfo else t.replace(tzinfo=datetime.timezone.utc)
-
-
-def recorded_run_facts(name:str, nb:dict)->dict:
-    "Scale, revision(s), end time and matching result rows of a recorded executed notebook."
-    import datetime
-    pm = nb.get('metadata', {}).get('papermill', {})
-    if not pm.get('start_time') or not pm.get('end_time'): raise DocsError(f"{name}: the recorded copy has no papermill run times; was it executed with privbook run / papermill?")
-    slack = datetime.timedelta(seconds=120)
-    start, end = _utc(pm['start_time']) - slack, _utc(pm['end_time']) + slack
-    revs, rows = set(), 0
-    for exp in experiments_of(nb):
-        f = RECORDED/f'{exp}.jsonl'
-        if not f.exists(): continue
-        for r in (json.loads(l) for l in f.read_text().splitlines() if l.strip()):
-            if start <= _utc(r['timestamp']) <= end:
-                revs.add(r['revision'])
-                rows += 1
-    scale = pm.get('parameters', {}).get('scale', '?')
-    if rows == 0: raise DocsError(f"{name}: no row of data/results/cpu/{{{','.join(experiments_of(nb))}}}.jsonl was written during the recorded notebook's run: the notebook and the results come from different runs")
+def recorded_run_facts(name:str, nb_path:Path)->dict:
+    "Scale, revision(s), end time and matching result rows of a recorded executed notebook (`privbook.cli.run_rows`)."
+    try: rows = run_rows(nb_path, RECORDED)
+    except ValueError as e: raise DocsError(f"{name}: {e}") from e
+    nb = json.loads(Path(nb_path).read_text())
+    scale = rows.attrs['scale']
+    if rows.empty: raise DocsError(f"{name}: no row of data/results/cpu/{{{','.join(setup_run_names(nb))}}}.jsonl was written during the recorded notebook's run: the notebook and the results come from different runs")
     if scale not in ('cpu', 'paper'): raise DocsError(f"{name}: the recorded copy ran at scale {scale!r}; the docs show cpu or paper runs only")
-    return dict(scale=scale, revisions=sorted(revs), end=pm['end_time'][:19].replace('T', ' '), rows=rows)
+    return dict(scale=scale, revisions=sorted(rows.revision.unique()), end=rows.attrs['end'][:19].replace('T', ' '), rows=len(rows))
 
 
 def banner(name:str, facts:dict)->dict:
@@ -62,15 +53,34 @@ def banner(name:str, facts:dict)->dict:
     return dict(cell_type='markdown', metadata={}, source=text, id='recorded-run')
 
 
+def pending_banner(name:str, why:str)->dict:
+    text = (f"> **No recorded run yet.** This page was executed at smoke scale when the docs were built: tiny data and "
+            f"barely trained models, so its numbers are not results and say nothing about the paper's claims. "
+            f"Why there is no recorded run: {why} Record one with `privbook run {name} --scale cpu --record`.")
+    return dict(cell_type='markdown', metadata={}, source=text, id='no-recorded-run')
+
+
+def stage_pending(p:Path, dest:Path, why:str)->str:
+    "Execute experiment notebook `p` at smoke scale and say at the top that no recorded run backs it."
+    execute_smoke(p, dest)
+    nb = json.loads(dest.read_text())
+    first_md = next((i for i, c in enumerate(nb['cells']) if c['cell_type'] == 'markdown'), -1)
+    nb['cells'].insert(first_md + 1, pending_banner(p.stem, why))
+    dest.write_text(json.dumps(nb, indent=1))
+    return 'executed at smoke scale (no recorded run yet)'
+
+
 def stage_recorded(p:Path, dest:Path, allow_missing:bool)->str:
     "Copy the recorded executed copy of experiment notebook `p` (papermill noise dropped, banner added)."
     rec = RECORDED/'notebooks'/p.name
     if not rec.exists():
-        if not allow_missing: raise DocsError(f"{p.name}: no recorded run at {rec.relative_to(ROOT)} (record one with `privbook run {p.stem} --scale cpu --record`)")
+        if p.stem in pending(): return stage_pending(p, dest, pending()[p.stem])
+        if not allow_missing: raise DocsError(f"{p.name}: no recorded run at {rec.relative_to(ROOT)} (record one with `privbook run {p.stem} --scale cpu --record`, or list it with the reason in {(RECORDED/'notebooks'/'PENDING.txt').relative_to(ROOT)})")
         shutil.copyfile(p, dest)
         return 'source only (no recorded run)'
+    if p.stem in pending(): raise DocsError(f"{p.name}: recorded, yet listed in PENDING.txt: remove it from the list")
+    facts = recorded_run_facts(p.stem, rec)
     nb = json.loads(rec.read_text())
-    facts = recorded_run_facts(p.stem, nb)
     for c in nb['cells']:
         c.get('metadata', {}).pop('papermill', None)
         c.get('metadata', {}).pop('execution', None)
