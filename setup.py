@@ -42,7 +42,7 @@ if pkg_data:
 setup_cfg['package_data'] = package_data
 
 class build_py_with_notebooks(build_py):
-    "Also ship the experiment notebooks and the recorded results, so `privbook run NAME` works from any folder."
+    "Also ship the experiment notebooks and the recorded runs, so `privbook run NAME` works from any folder."
     def run(self):
         super().run()
         pkg = Path(self.build_lib)/cfg['lib_name']
@@ -51,9 +51,11 @@ class build_py_with_notebooks(build_py):
             if any('parameters' in c.get('metadata', {}).get('tags', []) for c in cells):
                 (pkg/'notebooks').mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(p, pkg/'notebooks'/p.name)
-        for f in sorted(Path('data/results').glob('*/*.jsonl')):
-            (pkg/'results'/f.parent.name).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(f, pkg/'results'/f.parent.name/f.name)
+        recorded = [*Path('data/results').glob('*/*.jsonl'), *Path('data/results').glob('*/notebooks/*.ipynb'), *Path('data/results').glob('*/notebooks/PENDING.txt')]
+        for f in sorted(recorded):  # results, and the executed notebook of each recorded run (what makes them results)
+            dest = pkg/'results'/f.relative_to('data/results')
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(f, dest)
 
 setuptools.setup(
     name = cfg['lib_name'],

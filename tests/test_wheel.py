@@ -63,6 +63,9 @@ def test_wheel_metadata_matches_the_imports(wheel):
         assert nb_only not in rt, f'{nb_only} is a notebook or dev tool, not a runtime requirement'
     names = zipfile.ZipFile(wheel).namelist()
     assert 'privbook/notebooks/42_fakegrad_scaling.ipynb' in names, 'the experiment notebooks ship inside the package'
+    recorded = sorted(p.relative_to(ROOT/'data'/'results').as_posix() for p in (ROOT/'data'/'results').glob('*/notebooks/*') if p.is_file())
+    missing = [p for p in recorded if f'privbook/results/{p}' not in names]
+    assert recorded and not missing, f'the recorded runs (executed notebooks and PENDING.txt) ship with their results; missing: {missing}'
 
 
 def _fresh_env(path):
