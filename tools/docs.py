@@ -258,6 +258,7 @@ def check_html(out:Path, staged:dict):
         if what.startswith('recorded'):
             if '<img' not in text: problems.append(f'{page.name}: no figure')
             if 'Recorded run.' not in text: problems.append(f'{page.name}: does not state the recorded run')
+        if 'no recorded run yet' in what and 'No recorded run yet.' not in text: problems.append(f'{page.name}: does not say that its numbers are not results')
     if problems: raise DocsError('rendered pages failed the checks:\n  ' + '\n  '.join(problems))
 
 
