@@ -13,7 +13,8 @@ from .core import get_scale, read_results, atomic_write_text, git_revision
 # %% auto #0
 __all__ = ['RESERVED', 'find_nbs', 'packaged_nbs', 'notebooks_dir', 'has_parameters', 'experiment_notebooks', 'resolve_notebook',
            'parse_value', 'parameters', 'check_params', 'NotebookFailed', 'to_html', 'run_notebook', 'new_run_dir',
-           'summarize', 'headlines', 'record', 'setup_run_names', 'run_rows', 'run_unit', 'reproduce', 'main']
+           'summarize', 'headlines', 'record', 'setup_run_names', 'run_rows', 'pending_runs', 'run_unit', 'reproduce',
+           'main']
 
 # %% ../nbs/06_cli.ipynb #5ac260e6
 def find_nbs(start:str|Path|None=None # where to start looking (default: the current directory)
@@ -285,6 +286,19 @@ def run_rows(executed:str|Path, # an executed notebook, e.g. data/results/cpu/no
     df.attrs['scale'] = pm.get('parameters', {}).get('scale')
     df.attrs['end'] = pm['end_time']
     return df.assign(notebook=executed.stem)
+
+def pending_runs(folder:str|Path # a recorded run's results folder, e.g. data/results/cpu
+                )->dict:
+    "Experiment notebooks without a recorded run yet and why: the `notebook: why` lines of `folder/notebooks/PENDING.txt`."
+    f = Path(folder)/'notebooks'/'PENDING.txt'
+    if not f.exists(): return {}
+    out = {}
+    for i, line in enumerate(f.read_text().splitlines(), 1):
+        if not line.strip() or line.startswith('#'): continue
+        name, sep, why = line.partition(':')
+        if not sep or not why.strip(): raise ValueError(f"{f}: line {i}: expected 'notebook: why it has no recorded run', got {line!r}")
+        out[name.strip()] = why.strip()
+    return out
 
 # %% ../nbs/06_cli.ipynb #48229795
 def _unit_key(nb:Path, scale, device, params:dict, revision:str)->str:

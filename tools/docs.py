@@ -10,7 +10,7 @@ nbconvert HTML page per notebook with a sidebar. Nothing is installed and any ce
 from __future__ import annotations
 import argparse, html, json, os, re, shutil, subprocess, sys
 from pathlib import Path
-from privbook.cli import has_parameters, run_rows, setup_run_names
+from privbook.cli import has_parameters, pending_runs, run_rows, setup_run_names
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS, STAGE, PROC = ROOT/'nbs', ROOT/'_docsrc', ROOT/'_proc'
@@ -22,16 +22,9 @@ class DocsError(RuntimeError): pass
 
 
 def pending()->dict:
-    "Experiment notebooks without a recorded run yet and why: the `name: reason` lines of `data/results/cpu/notebooks/PENDING.txt`."
-    f = RECORDED/'notebooks'/'PENDING.txt'
-    if not f.exists(): return {}
-    out = {}
-    for i, line in enumerate(f.read_text().splitlines(), 1):
-        if not line.strip() or line.startswith('#'): continue
-        name, sep, why = line.partition(':')
-        if not sep or not why.strip(): raise DocsError(f"{f}: line {i}: expected 'notebook: why it has no recorded run', got {line!r}")
-        out[name.strip()] = why.strip()
-    return out
+    "Experiment notebooks without a recorded run yet and why (`privbook.cli.pending_runs` of the recorded cpu run)."
+    try: return pending_runs(RECORDED)
+    except ValueError as e: raise DocsError(str(e)) from e
 
 
 def recorded_run_facts(name:str, nb_path:Path)->dict:
