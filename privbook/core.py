@@ -132,7 +132,8 @@ def atomic_write_text(path:str|Path, # destination file
                       text:str, # full new content
                       mode:int|None=None): # optional permission bits, e.g. 0o600
     "Write `text` to `path` atomically: a temporary file in the same folder, then `os.replace`."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.')
     try:
         with os.fdopen(fd, 'w') as f: f.write(text)
@@ -249,7 +250,12 @@ def recorded_results(scale:str='cpu' # which recorded run: a folder name under d
 @dataclass
 class Run:
     "What an experiment notebook needs after its parameters cell."
-    scale:Scale; device:torch.device; seed:int; out_dir:Path; data_root:str|None; rec:Recorder
+    scale:Scale
+    device:torch.device
+    seed:int
+    out_dir:Path
+    data_root:str|None
+    rec:Recorder
 
 def setup_run(experiment:str, # experiment name (results file name)
               scale:str='smoke', # 'smoke', 'cpu' or 'paper'

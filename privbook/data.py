@@ -37,7 +37,14 @@ def _bad(path, what)->DataFileError:
 @dataclass
 class Spec:
     "How to load one named dataset."
-    name:str; load:Callable; classes:int; channels:int; size:int; embedded:bool; where:str; how:str
+    name:str
+    load:Callable
+    classes:int
+    channels:int
+    size:int
+    embedded:bool
+    where:str
+    how:str
 
 DATASETS:dict[str, Spec] = {}
 SPLITS = ('train', 'test', 'all')
@@ -435,7 +442,8 @@ def gaussian_blur(x:torch.Tensor, # images in [0,1]
                  )->torch.Tensor:
     "Gaussian-blurred images (torchvision)."
     import torchvision.transforms.functional as TF
-    check_images(x, 'x'); check_positive(kernel, 'kernel', integer=True, minimum=1)
+    check_images(x, 'x')
+    check_positive(kernel, 'kernel', integer=True, minimum=1)
     if kernel % 2 == 0: raise ValueError(f"kernel: expected an odd size, got {kernel}")
     return TF.gaussian_blur(x, [kernel, kernel], None if sigma is None else [sigma, sigma]).clamp(0, 1)
 
@@ -444,7 +452,8 @@ def jpeg(x:torch.Tensor, # images in [0,1]
         )->torch.Tensor:
     "Images after a JPEG round trip (torchvision's libjpeg encoder and decoder)."
     from torchvision.io import encode_jpeg, decode_jpeg
-    check_images(x, 'x'); check_positive(quality, 'quality', integer=True, minimum=1)
+    check_images(x, 'x')
+    check_positive(quality, 'quality', integer=True, minimum=1)
     if quality > 100: raise ValueError(f"quality: expected 1..100, got {quality}")
     u8 = (x.detach().cpu() * 255).round().clamp(0, 255).to(torch.uint8)
     out = decode_jpeg(encode_jpeg(list(u8), quality=quality))

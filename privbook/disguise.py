@@ -72,7 +72,8 @@ def _to_blocks(a, r, s):
     return a.reshape(N, C, H//r, r, W//s, s).transpose(0, 2, 4, 3, 5, 1).reshape(N, (H//r)*(W//s), r, s, C)
 
 def _from_blocks(b, shape):
-    C, H, W = shape; N, t, r, s, _ = b.shape
+    C, H, W = shape
+    N, t, r, s, _ = b.shape
     return b.reshape(N, H//r, W//s, r, s, C).transpose(0, 5, 1, 3, 2, 4).reshape(N, C, H, W)
 
 # %% ../nbs/30_disguise.ipynb #338463e4
@@ -98,7 +99,13 @@ IV_MODES = ('fixed', 'random')  # AES-CBC: one secret IV per block position, or 
 @dataclass(repr=False, eq=False)
 class DisguiseKey:
     "Every secret of a disguise: master secret, and for one image shape the permutation, AES keys / IVs or matrices."
-    method:str; block:tuple; unit:int; noise:float; num_classes:int; permute:bool; relabel:bool
+    method:str
+    block:tuple
+    unit:int
+    noise:float
+    num_classes:int
+    permute:bool
+    relabel:bool
     master:bytes                   # 32 bytes from os.urandom (or a hash of `seed`)
     shape:tuple|None = None        # (C, H, W) the per-position material is made for
     perm:np.ndarray|None = None    # (t,) the block at position j is the original block perm[j]
@@ -167,14 +174,17 @@ def _chain(key, iv, P, decrypt=False):
 
 def _encrypt16(key, iv, P, decrypt=False):
     "Encrypt (decrypt) rows of P (N x L bytes, L >= 16) unit by unit, ciphertext stealing for a tail L % 16."
-    N, L = P.shape; q, rem = divmod(L, 16)
+    N, L = P.shape
+    q, rem = divmod(L, 16)
     if rem == 0: return _chain(key, iv, P, decrypt)
     cbc = iv is not None
     if not decrypt:
-        C = _chain(key, iv, P[:, :16*q]); last, tail = C[:, -16:], P[:, 16*q:]
+        C = _chain(key, iv, P[:, :16*q])
+        last, tail = C[:, -16:], P[:, 16*q:]
         head = tail ^ last[:, :rem] if cbc else tail
         return np.concatenate([C[:, :16*(q-1)], _ecb(key, np.concatenate([head, last[:, rem:]], 1)), last[:, :rem]], 1)
-    w = _ecb(key, P[:, 16*(q-1):16*q], True); stolen = P[:, 16*q:]
+    w = _ecb(key, P[:, 16*(q-1):16*q], True)
+    stolen = P[:, 16*q:]
     tail = w[:, :rem] ^ stolen if cbc else w[:, :rem]
     last = np.concatenate([stolen, w[:, rem:]], 1)
     return np.concatenate([_chain(key, iv, np.concatenate([P[:, :16*(q-1)], last], 1), True), tail], 1)
@@ -199,7 +209,8 @@ def _unit_lut(key, unit)->tuple[np.ndarray, np.ndarray, np.ndarray]:
     mean = _encrypt_small(key, None, P.reshape(1, -1), unit, exact=True).reshape(-1, unit)
     rnd = np.rint(mean).astype(np.uint8)
     code = _unit_codes(rnd, unit)[:, 0]
-    inv = np.zeros(256**unit, np.int64); inv[code[::-1]] = allp[::-1]  # first plaintext wins a collision
+    inv = np.zeros(256**unit, np.int64)
+    inv[code[::-1]] = allp[::-1]  # first plaintext wins a collision
     return mean, rnd, inv, np.bincount(code, minlength=256**unit)
 
 # %% ../nbs/30_disguise.ipynb #772c54b8
@@ -280,7 +291,8 @@ class Disguise:
 def _salt_pepper(B, frac, rng):
     "Set a fraction `frac` of the pixels (all channels) of byte blocks N x t x r x s x C to 0 or 255."
     if frac <= 0: return B
-    B = B.copy(); hit = rng.random(B.shape[:-1]) < frac
+    B = B.copy()
+    hit = rng.random(B.shape[:-1]) < frac
     B[hit] = np.where(rng.random(int(hit.sum())) < .5, 0, 255).astype(np.uint8)[:, None]
     return B
 
@@ -309,7 +321,8 @@ def _aes_forward(self, B, kind, nonce=None):
 
 def _rmt_forward(k, a, noise, g):
     "RMT of float images a (N x C x H x W in [0,1]) as one batched GEMM per position: Y_j^T = R_j^T (X_j + Delta_j)^T."
-    (r, s), (N, C, H, W) = k.block, a.shape; A, Bn = H // r, W // s
+    (r, s), (N, C, H, W) = k.block, a.shape
+    A, Bn = H // r, W // s
     X = torch.from_numpy(a).reshape(N, C, A, r, Bn, s).permute(2, 4, 5, 0, 1, 3).reshape(k.t, s, N*C*r)[torch.from_numpy(k.perm)]
     if noise > 0: X = X + torch.from_numpy(g.uniform(0, noise/255, X.shape).astype(np.float32))
     RT = torch.from_numpy((k.R / (2*_rmt_scale(k.R, noise))[:, None, None]).transpose(0, 2, 1).astype(np.float32))
@@ -323,7 +336,9 @@ def transform(self:Disguise, x:torch.Tensor, # images N x C x H x W, uint8 0..25
              ):
     "Disguised images T_K(x): same shape; AES keeps uint8 / float [0,1], RMT gives float32 in [0,1]."
     a, kind = _as_array(x)
-    k = self._key_for(a.shape[1:]); (r, s), C = self.block, a.shape[1]; N = len(a)
+    k = self._key_for(a.shape[1:])
+    (r, s), C = self.block, a.shape[1]
+    N = len(a)
     g, nonce = _noise_rng(self, rng), None
     if self.method.startswith('aes'):
         if k.iv_mode == 'random':  # CSPRNG nonces, unless the key is a reproducible (seeded) one or rng is given
@@ -374,7 +389,8 @@ def inverse(self:Disguise, y:torch.Tensor, # disguised images from `transform` w
     _check_fingerprint(self, y, fingerprint)
     a, kind = _as_array(y, 'y')
     k = self._key_for(a.shape[1:], 'y')
-    (r, s), C = self.block, a.shape[1]; N, t = len(a), k.t
+    (r, s), C = self.block, a.shape[1]
+    N, t = len(a), k.t
     Bd = _to_blocks(a, r, s)
     if self.method.startswith('aes'):
         if self.unit < 16 and (self.method == 'aes-cbc' or self.unit > 2):
@@ -386,7 +402,8 @@ def inverse(self:Disguise, y:torch.Tensor, # disguised images from `transform` w
         for j in range(t):
             if self.unit == 16: P[:, j] = _encrypt16(k.aes[j], _position_ivs(k, j, nonce), D[:, j], decrypt=True)
             else:
-                _, _, inv, npre = _lut(self, j); u = self.unit
+                _, _, inv, npre = _lut(self, j)
+                u = self.unit
                 codes = _unit_codes(D[:, j], u)
                 ambiguous += int((npre[codes] > 1).sum())
                 p = inv[codes]
@@ -394,7 +411,8 @@ def inverse(self:Disguise, y:torch.Tensor, # disguised images from `transform` w
         if ambiguous:
             warnings.warn(f"inverse: {self.unit}-pixel units are many-to-one; {ambiguous / (D.size / self.unit):.1%} of the units of y "
                           "had several preimages and were decoded to one of them", stacklevel=2)
-        X = np.empty_like(P); X[:, k.perm] = P
+        X = np.empty_like(P)
+        X[:, k.perm] = P
         x = _from_blocks(X.reshape(N, t, r, s, C), k.shape)
         x = x.astype(np.float32) / 255 if kind == 'float' else x
     else:
@@ -402,7 +420,8 @@ def inverse(self:Disguise, y:torch.Tensor, # disguised images from `transform` w
         Rinv = np.linalg.inv(k.R / (2*c)[:, None, None]).astype(np.float32)
         Y = Bd.transpose(0, 1, 4, 2, 3) - np.float32(.5)
         Xp = np.matmul(Y, Rinv[None, :, None]) - np.float32(self.noise/255/2)
-        X = np.empty_like(Xp); X[:, k.perm] = Xp
+        X = np.empty_like(Xp)
+        X[:, k.perm] = Xp
         x = np.clip(_from_blocks(X.transpose(0, 1, 3, 4, 2), k.shape), 0, 1)
     return torch.from_numpy(np.ascontiguousarray(x))
 
@@ -484,7 +503,8 @@ def _key_from_dict(d, path)->DisguiseKey:
     key = DisguiseKey(m, (int(r), int(s)), int(d['unit']), float(d['noise']), K, bool(d['permute']), bool(d['relabel']), master,
                       labels=labels, iv_mode=iv_mode, seeded=bool(d.get('seeded', False)))
     if d['shape'] is None: return key
-    C, H, W = map(int, d['shape']); t = (H//r) * (W//s)
+    C, H, W = map(int, d['shape'])
+    t = (H//r) * (W//s)
     key.shape, key.perm = (C, H, W), _unb64(d['perm'], '<i8')
     if not np.array_equal(np.sort(key.perm), np.arange(t)): raise _bad(path, f"the block permutation is not a permutation of {t} blocks")
     if m.startswith('aes'):
@@ -569,10 +589,12 @@ def _unit_keys(U:np.ndarray, pos:np.ndarray|None=None)->np.ndarray:
 
 def _most_frequent(keys, vals)->tuple[np.ndarray, np.ndarray]:
     "(sorted unique keys, index of the most frequent value per key) for parallel arrays of 64-bit keys / values."
-    o = np.lexsort((vals, keys)); ks, vs = keys[o], vals[o]
+    o = np.lexsort((vals, keys))
+    ks, vs = keys[o], vals[o]
     start = np.flatnonzero(np.r_[True, (ks[1:] != ks[:-1]) | (vs[1:] != vs[:-1])])
     cnt = np.diff(np.r_[start, len(ks)])
-    o2 = np.lexsort((-cnt, ks[start])); pk = ks[start][o2]
+    o2 = np.lexsort((-cnt, ks[start]))
+    pk = ks[start][o2]
     first = np.r_[True, pk[1:] != pk[:-1]]
     return pk[first], o[start[o2[first]]]
 
@@ -580,7 +602,9 @@ def _units(a, kind, r, s, unit, perm=None):
     "Byte units of the images: N x t x n x unit (blocks in permuted order if `perm`), zero-padded to whole units."
     B = _to_blocks(_to_bytes(a, kind), r, s)
     if perm is not None: B = B[:, perm]
-    N, t = B.shape[:2]; B = np.ascontiguousarray(B).reshape(N, t, -1); L = B.shape[-1]
+    N, t = B.shape[:2]
+    B = np.ascontiguousarray(B).reshape(N, t, -1)
+    L = B.shape[-1]
     B = np.pad(B, ((0, 0), (0, 0), (0, (-L) % unit)))
     return B.reshape(N, t, -1, unit), L
 
@@ -592,9 +616,11 @@ def _ndistinct(K:np.ndarray)->np.ndarray:
 
 def _perm_cost_aes(ax, kx, ay, ky, r, s, unit):
     "cost[j, p] of ECB pairs: how far unit values of original block p and disguised position j are from a bijection."
-    P, _ = _units(ax, kx, r, s, unit); Cu, _ = _units(ay, ky, r, s, unit)
+    P, _ = _units(ax, kx, r, s, unit)
+    Cu, _ = _units(ay, ky, r, s, unit)
     N, t, n, u = P.shape
-    pk = _unit_keys(P.reshape(-1, u)).reshape(N, t, n); ck = _unit_keys(Cu.reshape(-1, u)).reshape(N, t, n)
+    pk = _unit_keys(P.reshape(-1, u)).reshape(N, t, n)
+    ck = _unit_keys(Cu.reshape(-1, u)).reshape(N, t, n)
     dp, dc, cost = _ndistinct(pk), _ndistinct(ck), np.empty((t, t))
     with np.errstate(over='ignore'):
         for p in range(t):
@@ -632,7 +658,8 @@ def estimate_permutation(known_x, # originals of the m known pairs (uint8 or flo
     if scheme not in ('aes', 'rmt'): raise ValueError(f"scheme: expected 'aes' or 'rmt', got {scheme!r}")
     from scipy.optimize import linear_sum_assignment
     (r, s) = _block_rs(block)
-    ax, kx = _as_array(known_x, 'known_x'); ay, ky = _as_array(known_y, 'known_y')
+    ax, kx = _as_array(known_x, 'known_x')
+    ay, ky = _as_array(known_y, 'known_y')
     if ax.shape != ay.shape: raise ValueError(f"known_y: expected the shape of known_x {ax.shape}, got {ay.shape}")
     if max_pairs is not None: ax, ay = ax[:max_pairs], ay[:max_pairs]
     if scheme == 'aes': cost = _perm_cost_aes(ax, kx, ay, ky, r, s, unit)
@@ -640,14 +667,22 @@ def estimate_permutation(known_x, # originals of the m known pairs (uint8 or flo
         f = lambda a, k: a.astype(np.float32) / 255 if k == 'uint8' else a
         cost = _perm_cost_rmt(f(ax, kx), f(ay, ky), r, s)
     rows, cols = linear_sum_assignment(cost)
-    out = np.empty(len(rows), np.int64); out[rows] = cols
+    out = np.empty(len(rows), np.int64)
+    out[rows] = cols
     return out
 
 # %% ../nbs/30_disguise.ipynb #d7a79ddb
 @dataclass
 class Codebook:
     "The attacker's code book: sorted (position, ciphertext-unit) keys -> plaintext units; mode unit per position."
-    keys:np.ndarray; plain:np.ndarray; mode:np.ndarray; block:tuple; unit:int; shape:tuple; perm:np.ndarray|None; L:int
+    keys:np.ndarray
+    plain:np.ndarray
+    mode:np.ndarray
+    block:tuple
+    unit:int
+    shape:tuple
+    perm:np.ndarray|None
+    L:int
 
 def build_codebook(known_x, # original images of the known pairs (uint8 or float)
                    known_y, # their disguised versions
@@ -657,10 +692,12 @@ def build_codebook(known_x, # original images of the known pairs (uint8 or float
                   )->Codebook:
     "A codebook of ECB units from m known (original, disguised) pairs (the permutation estimated from them unless given)."
     (r, s) = _block_rs(block)
-    ax, kx = _as_array(known_x, 'known_x'); ay, ky = _as_array(known_y, 'known_y')
+    ax, kx = _as_array(known_x, 'known_x')
+    ay, ky = _as_array(known_y, 'known_y')
     if ax.shape != ay.shape: raise ValueError(f"known_y: expected the shape of known_x {ax.shape}, got {ay.shape}")
     if perm is None: perm = estimate_permutation(ax, ay, (r, s), 'aes', unit)
-    P, L = _units(ax, kx, r, s, unit, perm); Cu, _ = _units(ay, ky, r, s, unit)
+    P, L = _units(ax, kx, r, s, unit, perm)
+    Cu, _ = _units(ay, ky, r, s, unit)
     N, t, n, u = P.shape
     pos = np.broadcast_to(np.arange(t*n).reshape(1, t, n), (N, t, n)).reshape(-1)
     P, Cu = P.reshape(-1, u), Cu.reshape(-1, u)
@@ -697,7 +734,8 @@ def codebook_attack(known_x, # original images of the m known pairs
     else: out = np.broadcast_to(cb.mode[None], (N, t, n, u)).reshape(-1, u).copy()
     out[hit] = cb.plain[i[hit]]
     B = out.reshape(N, t, n*u)[:, :, :L]
-    X = np.empty_like(B); X[:, cb.perm] = B
+    X = np.empty_like(B)
+    X[:, cb.perm] = B
     x = _from_blocks(X.reshape(N, t, r, s, cb.shape[0]), cb.shape)
     x = torch.from_numpy(x.astype(np.float32) / 255 if kt == 'float' else x)
     return x, (hit.reshape(N, -1).mean(1) if per_image else float(hit.mean()))
@@ -712,7 +750,9 @@ def regression_attack(known_x, # originals of the m known pairs (uint8 or float)
                      )->torch.Tensor:
     "Estimate every R_j by least squares from known pairs and invert it: reconstructed images (float in [0,1])."
     (r, s) = _block_rs(block)
-    ax, kx = _as_array(known_x, 'known_x'); ay, ky = _as_array(known_y, 'known_y'); at, _ = _as_array(target_y, 'target_y')
+    ax, kx = _as_array(known_x, 'known_x')
+    ay, ky = _as_array(known_y, 'known_y')
+    at, _ = _as_array(target_y, 'target_y')
     if ax.shape != ay.shape: raise ValueError(f"known_y: expected the shape of known_x {ax.shape}, got {ay.shape}")
     if at.shape[1:] != ax.shape[1:]: raise ValueError(f"target_y: expected images of shape {ax.shape[1:]}, got {at.shape[1:]}")
     if kx == 'uint8': ax = ax.astype(np.float32) / 255
@@ -731,7 +771,8 @@ def regression_attack(known_x, # originals of the m known pairs (uint8 or float)
     Xt = torch.matmul(Yt - b, torch.linalg.pinv(A))                   # t x rows x s
     N, t = len(at), Xt.shape[0]
     B = Xt.reshape(t, N, C, r, s).permute(1, 0, 3, 4, 2).numpy()
-    Bo = np.empty_like(B); Bo[:, perm] = B
+    Bo = np.empty_like(B)
+    Bo[:, perm] = B
     return torch.from_numpy(np.clip(_from_blocks(Bo, (C, H, W)), 0, 1).astype(np.float32))
 
 # %% ../nbs/30_disguise.ipynb #6305bb3d
@@ -760,7 +801,8 @@ def train_classifier(x, # training images (uint8 or float [0,1])
                      batch_size:int=64, seed:int=0, device=None, num_classes:int=10, width:int=16, progress:bool=False,
                     )->nn.Module:
     "An `alexnet_small` trained on (x, y) with `models.fit`: the examiner (on originals) or the cloud's model (on disguised images)."
-    xf = to_float(x); torch.manual_seed(seed)
+    xf = to_float(x)
+    torch.manual_seed(seed)
     m = alexnet_small(num_classes, xf.shape[1], xf.shape[-1], width)
     from torch.utils.data import TensorDataset
     return models.fit(m, TensorDataset(xf, y), epochs=epochs, lr=lr, batch_size=batch_size, device=device, seed=seed, progress=progress)
@@ -834,14 +876,18 @@ def inversion_attack(known_x, # originals of the m known pairs (uint8 or float)
     if yt.shape[1:] != yk.shape[1:]: raise ValueError(f"target_y: expected images of shape {tuple(yk.shape[1:])}, got {tuple(yt.shape[1:])}")
     for v, n in ((steps, 'steps'), (hidden, 'hidden'), (batch_size, 'batch_size')): check_positive(v, n, integer=True, minimum=1)
     dev = torch.device('cpu') if device is None else torch.device(device)
-    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
     net = inversion_net(xk.shape[1:], hidden).to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
     for _ in range(steps):
         i = torch.randint(len(xk), (min(batch_size, len(xk)),), generator=g)
         loss = nn.functional.mse_loss(net(yk[i].to(dev)), xk[i].to(dev))
-        opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
     net.eval()
     with torch.no_grad(): return torch.cat([net(b.to(dev)).cpu() for b in yt.split(512)])
 

@@ -63,7 +63,9 @@ def _check(model, x, y, eps, alpha, steps, lam):
     if shape is not None and tuple(x.shape[1:]) != tuple(shape):
         raise ValueError(f"x: expected images of shape {tuple(shape)} for this model, got {tuple(x.shape[1:])}")
     check_labels(y, len(x), 'y', num_classes=getattr(model, 'num_classes', None))
-    check_positive(eps, 'eps'); check_positive(alpha, 'alpha'); check_positive(steps, 'steps', integer=True, minimum=1)
+    check_positive(eps, 'eps')
+    check_positive(alpha, 'alpha')
+    check_positive(steps, 'steps', integer=True, minimum=1)
     if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) or not np.isfinite(lam) or lam < 0:
         raise ValueError(f"lam: expected a finite number >= 0, got {lam!r}")
 
@@ -134,7 +136,8 @@ def uniform_noise(x:torch.Tensor, # images in [0,1]
                   eps:float=16/255, # l_inf budget
                   seed:int|None=None)->torch.Tensor:
     "The uniform-noise baseline: x + U(-eps, eps), clipped to [0,1]."
-    check_images(x, 'x'); check_positive(eps, 'eps')
+    check_images(x, 'x')
+    check_positive(eps, 'eps')
     return _uniform_start(x, eps, _generator(seed))
 
 def pgd(model:nn.Module, # the (authorized) model to attack
@@ -182,7 +185,8 @@ def transfer_matrix(models:dict, # name -> classifier; every model is authorized
                    )->pd.DataFrame: # FMD accuracy (%): rows authorized, columns unauthorized
     "Accuracy (%) of every model (columns) on the images protected for each authorized model (rows), with baselines."
     if not isinstance(models, dict) or len(models) < 1: raise TypeError(f"models: expected a non-empty dict name -> model, got {type(models).__name__}")
-    check_images(x, 'x'); check_labels(y, len(x), 'y')
+    check_images(x, 'x')
+    check_labels(y, len(x), 'y')
     bad = [b for b in baselines if b not in METHODS[1:]]
     if bad: raise ValueError(f"baselines: expected a subset of {METHODS[1:]}, got {bad}")
     if isinstance(layers, dict) and set(layers) - set(models): raise ValueError(f"layers: names {sorted(set(layers) - set(models))} are not in models")
@@ -239,7 +243,8 @@ def summary(df:pd.DataFrame # a `transfer_matrix` result
     "Mean protected (diagonal) and unauthorized (off-diagonal) accuracy (%) of FMD and each baseline."
     mats = {'fmd': df, **df.attrs.get('baselines', {})}
     def row(m):
-        a = m.to_numpy(float); d = np.eye(len(a), dtype=bool)
+        a = m.to_numpy(float)
+        d = np.eye(len(a), dtype=bool)
         return dict(protected=a[d].mean(), unauthorized=a[~d].mean() if (~d).any() else np.nan)
     return pd.DataFrame({k: row(m) for k, m in mats.items()}).T.rename_axis('method')
 
@@ -375,8 +380,10 @@ def finetune(model:nn.Module, # the unauthorized model (left unchanged)
              seed:int=0, # seed of initial randomness and shuffling
             )->nn.Module:
     "A copy of `model` fine-tuned on (x, y): the unauthorized user who labels a few protected images."
-    check_images(x, 'x'); check_labels(y, len(x), 'y', num_classes=getattr(model, 'num_classes', None))
-    check_positive(epochs, 'epochs', integer=True, minimum=1); check_positive(lr, 'lr')
+    check_images(x, 'x')
+    check_labels(y, len(x), 'y', num_classes=getattr(model, 'num_classes', None))
+    check_positive(epochs, 'epochs', integer=True, minimum=1)
+    check_positive(lr, 'lr')
     m = copy.deepcopy(model)
     for p in m.parameters(): p.requires_grad_(True)
     with torch.random.fork_rng(devices=[]):  # dropout draws are seeded without touching the caller's RNG

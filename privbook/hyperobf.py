@@ -37,7 +37,8 @@ def masknet_shapes(structure:int=1, # MaskNet structure 1, 2 or 3 (Sec. 5.4.3)
                    pool:int=2, # side of the pooled map fed to the FC layer
                   )->dict:
     "Parameter name -> shape of one MaskNet."
-    s = _structure(structure); c1, c2, d = s['c1'], s['c2'], s['d']
+    s = _structure(structure)
+    c1, c2, d = s['c1'], s['c2'], s['d']
     return {'conv1.weight': (c1, in_channels, 3, 3), 'conv1.bias': (c1,), 'conv2.weight': (c2, c1, 3, 3), 'conv2.bias': (c2,),
             'fc.weight': (d, c2*pool*pool), 'fc.bias': (d,)}
 
@@ -91,7 +92,8 @@ class MaskNet(nn.Module):
         _check_side(image_size, 'image_size', 4096)
         _check_side(pool, 'pool', image_size)
         self.structure, self.in_channels, self.image_size, self.pool, self.dropout = structure, in_channels, image_size, pool, dropout
-        self.conv1 = nn.Conv2d(in_channels, s['c1'], 3, 1, 1); self.conv2 = nn.Conv2d(s['c1'], s['c2'], 3, 1, 1)
+        self.conv1 = nn.Conv2d(in_channels, s['c1'], 3, 1, 1)
+        self.conv2 = nn.Conv2d(s['c1'], s['c2'], 3, 1, 1)
         self.fc = nn.Linear(s['c2']*pool*pool, s['d'])
         self.drop1, self.drop2 = nn.Dropout2d(dropout), nn.Dropout(dropout)
 
@@ -146,7 +148,8 @@ class MaskNets:
         return phi({k: v[assign] for k, v in self.params.items()}, x, self.pool)
 
     def to(self, device):
-        self.params = {k: v.to(device) for k, v in self.params.items()}; return self
+        self.params = {k: v.to(device) for k, v in self.params.items()}
+        return self
 
     def flat(self)->torch.Tensor:
         "All parameters of each network as one row (n x P)."
@@ -194,7 +197,9 @@ def cloak(masknet:MaskNet|MaskNets, # the user's feature extractor Phi (or a ban
           return_info:bool=False, # also return per-image dssim / ssim / feature distance
          ):
     "Cloaked images $x \\oplus \\delta$ with DSSIM <= rho and |delta| <= rho_pixel (Eq. 2.5)."
-    check_positive(rho, 'rho'); check_positive(rho_pixel, 'rho_pixel'); check_positive(steps, 'steps', integer=True, minimum=1)
+    check_positive(rho, 'rho')
+    check_positive(rho_pixel, 'rho_pixel')
+    check_positive(steps, 'steps', integer=True, minimum=1)
     if rho >= 1: raise ValueError(f"rho: expected a DSSIM budget in (0, 1), got {rho}")
     check_images(x, 'x')
     params, meta = _params_of(masknet, len(x), assign)
@@ -205,7 +210,8 @@ def cloak(masknet:MaskNet|MaskNets, # the user's feature extractor Phi (or a ban
     for s in range(0, len(x), batch_size):
         p = params if params['conv1.weight'].shape[0] == 1 else {k: v[s:s+batch_size] for k, v in params.items()}
         o, i = _cloak_batch(p, x[s:s+batch_size].to(dev), meta.pool, rho, rho_pixel, steps, lr, lam, g)
-        outs.append(o); infos.append(i)
+        outs.append(o)
+        infos.append(i)
     xc = torch.cat(outs)
     if not return_info: return xc
     return xc, {k: torch.cat([i[k] for i in infos]) for k in infos[0]}
@@ -215,7 +221,8 @@ def _cloak_batch(params, x, pool, rho, rho_pixel, steps, lr, lam, g):
     norm = f0.norm(dim=1).clamp_min(1e-8)
     w = (torch.randn(x.shape, generator=g) * 1e-3).to(x.device).requires_grad_(True)
     opt = torch.optim.Adam([w], lr=lr)
-    best = torch.zeros_like(x); best_d = torch.full((len(x),), -1.0, device=x.device)
+    best = torch.zeros_like(x)
+    best_d = torch.full((len(x),), -1.0, device=x.device)
     for _ in range(steps + 1):
         xp = (x + rho_pixel * torch.tanh(w)).clamp(0, 1)
         ds = _dssim(x, xp)
@@ -224,9 +231,12 @@ def _cloak_batch(params, x, pool, rho, rho_pixel, steps, lr, lam, g):
             ok = (ds <= rho) & (dist > best_d)
             best[ok], best_d[ok] = xp[ok].detach(), dist[ok].detach()
         loss = (lam * F.relu(ds - rho) - dist).sum()
-        opt.zero_grad(); loss.backward(); opt.step()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
     with torch.no_grad():  # images never feasible (only possible for tiny rho): fall back to the clean image
-        miss = best_d < 0; best[miss] = x[miss]
+        miss = best_d < 0
+        best[miss] = x[miss]
         ds = _dssim(x, best)
     return best.detach(), dict(dssim=ds.cpu(), ssim=(1 - 2*ds).cpu(), dist=best_d.clamp_min(0).cpu())
 
@@ -259,11 +269,13 @@ def train_invnet(xp:torch.Tensor, # cloaked images
                  steps:int|None=None, # exact number of gradient steps (overrides `epochs`): equal training for any number of pairs
                 )->InvNet:
     "InvNet trained on (cloaked, original) pairs with the SSIM loss $1 - \\mathrm{SSIM}$."
-    check_images(xp, 'xp'); check_images(x, 'x')
+    check_images(xp, 'xp')
+    check_images(x, 'x')
     if xp.shape != x.shape: raise ValueError(f"x: expected the shape of xp {tuple(xp.shape)}, got {tuple(x.shape)}")
     check_positive(epochs, 'epochs', integer=True, minimum=1)
     if steps is not None: check_positive(steps, 'steps', integer=True, minimum=1)
-    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
     net = InvNet(x.shape[1], width).to(x.device).train()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     total = steps if steps is not None else epochs * -(-len(x) // batch_size)
@@ -271,7 +283,10 @@ def train_invnet(xp:torch.Tensor, # cloaked images
     while done < total:
         for idx in torch.randperm(len(x), generator=g).split(batch_size):
             loss = 2 * _dssim(net(xp[idx]), x[idx]).mean()
-            opt.zero_grad(); loss.backward(); opt.step(); done += 1
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            done += 1
             if done == total: break
     net.steps_run = done
     return net.eval()
@@ -288,10 +303,15 @@ def restore(invnet:InvNet, # trained inversion network
 @dataclass
 class Faces:
     "Identity-disjoint splits: a public set and private identities with train / test images."
-    public_x:torch.Tensor; public_y:torch.Tensor
-    train_x:torch.Tensor; train_y:torch.Tensor
-    test_x:torch.Tensor; test_y:torch.Tensor
-    num_classes:int; name:str; note:str=''
+    public_x:torch.Tensor
+    public_y:torch.Tensor
+    train_x:torch.Tensor
+    train_y:torch.Tensor
+    test_x:torch.Tensor
+    test_y:torch.Tensor
+    num_classes:int
+    name:str
+    note:str=''
     @property
     def channels(self): return self.train_x.shape[1]
     def to(self, device):
@@ -343,10 +363,13 @@ def load_faces(dataset:str='auto', # 'auto' (olivetti, else mnist5k), 'olivetti'
     pub, priv = ids[:n_public], ids[n_public:]
     if n_private is not None: priv = priv[:n_private]
     m = torch.isin(y, pub)
-    remap = torch.full((int(y.max()) + 1,), -1, dtype=torch.long); remap[priv] = torch.arange(len(priv))
+    remap = torch.full((int(y.max()) + 1,), -1, dtype=torch.long)
+    remap[priv] = torch.arange(len(priv))
     xp, yp = x[torch.isin(y, priv)], remap[y[torch.isin(y, priv)]]
-    trx, trY = _per_class(xp, yp, n_train); tex, teY = _per_class(xp, yp, n_test, offset=n_train)
-    pmap = torch.full_like(remap, -1); pmap[pub] = torch.arange(len(pub))
+    trx, trY = _per_class(xp, yp, n_train)
+    tex, teY = _per_class(xp, yp, n_test, offset=n_train)
+    pmap = torch.full_like(remap, -1)
+    pmap[pub] = torch.arange(len(pub))
     return Faces(x[m], pmap[y[m]], trx, trY, tex, teY, len(priv), dataset, note)
 
 # %% ../nbs/20_hyperobf.ipynb #199f4ca3
@@ -377,14 +400,16 @@ def train_recognizer(x:torch.Tensor, y:torch.Tensor, num_classes:int,
     if patience is not None: check_positive(patience, 'patience', integer=True, minimum=1)
     if init is not None and not isinstance(init, nn.Module): raise TypeError(f"init: expected a recognizer (nn.Module), got {type(init).__name__}")
     dev = get_device(device) if device is not None else x.device
-    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
     if init is None: m = models.build(arch, num_classes, in_channels=x.shape[1], image_size=max(64, x.shape[-1]))
     else:
         m = copy.deepcopy(init)
         parent, name = _head(m)
         setattr(parent, name, nn.Linear(getattr(parent, name).in_features, num_classes))
         m.num_classes = num_classes
-    m.input_shape = tuple(x.shape[1:]); m.to(dev).train()
+    m.input_shape = tuple(x.shape[1:])
+    m.to(dev).train()
     opt = torch.optim.Adam(m.parameters(), lr=lr)
     total = epochs * -(-len(x) // batch_size)   # below 10 steps (smoke runs) the one-cycle phases degenerate: constant lr
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=lr, total_steps=total, pct_start=0.2) if total >= 10 else None
@@ -393,7 +418,9 @@ def train_recognizer(x:torch.Tensor, y:torch.Tensor, num_classes:int,
         tot = 0.
         for idx in torch.randperm(len(x), generator=g).split(batch_size):
             loss = F.cross_entropy(m(x[idx].to(dev)), y[idx].to(dev))
-            opt.zero_grad(); loss.backward(); opt.step()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
             if sched is not None: sched.step()
             tot += loss.item() * len(idx)
         tot /= len(x)
@@ -420,10 +447,12 @@ def embed(model:nn.Module, # a recognizer from `train_recognizer` / `pretrain_ex
          )->torch.Tensor:
     "L2-normalised penultimate features (the face embedding), N x D."
     check_images(x, 'x')
-    parent, name = _head(model); fc = getattr(parent, name)
+    parent, name = _head(model)
+    fc = getattr(parent, name)
     setattr(parent, name, nn.Identity())
     try:
-        was = model.training; model.eval()
+        was = model.training
+        model.eval()
         dev = next(model.parameters()).device
         f = torch.cat([model(b.to(dev)) for b in x.split(256)])
         model.train(was)
@@ -522,7 +551,8 @@ class HyperNet(nn.Module):
         for i, l in enumerate(LAYERS):
             hid, last = self.generators[l][:-1](codes[:, i]), self.generators[l][-1]
             target = 1 / (math.sqrt(3) * getattr(self, f'gain_{l}') * math.sqrt(math.prod(self.shapes[f'{l}.weight'][1:])))
-            last.weight.mul_(target / (hid @ last.weight.t()).std(0).mean()); last.bias.zero_()
+            last.weight.mul_(target / (hid @ last.weight.t()).std(0).mean())
+            last.bias.zero_()
 
     def forward(self, z:torch.Tensor, # noise vectors, n x z_dim
                 out:dict|None=None, # preallocated n x shape buffers to write into (generation: no copies)
@@ -534,7 +564,9 @@ class HyperNet(nn.Module):
             hid, last = self.generators[l][:-1](codes[:, i]), self.generators[l][-1]
             s, start = getattr(self, f'gain_{l}'), 0
             for k in (f'{l}.weight', f'{l}.bias'):  # rows of the last Linear, scaled before the product: one pass over the output
-                n_k = math.prod(self.shapes[k]); W, b = last.weight[start:start + n_k], last.bias[start:start + n_k]; start += n_k
+                n_k = math.prod(self.shapes[k])
+                W, b = last.weight[start:start + n_k], last.bias[start:start + n_k]
+                start += n_k
                 if out is None: res[k] = torch.addmm(b * s, hid, (W * s).t()).reshape(len(z), *self.shapes[k])
                 else: torch.addmm(b * s, hid, (W * s).t(), out=out[k].view(len(z), n_k)); res[k] = out[k]
         return res
@@ -558,9 +590,12 @@ class HyperNet(nn.Module):
             lr:float=1e-3, seed:int=0, every:int=0, # record the losses every `every` epochs (0: last only)
             callback=None)->list: # callback(hypernet, epoch) after each epoch
         "Train mixer, generators and head jointly on J_total; returns the loss history."
-        check_images(x, 'x', channels=self.in_channels, size=(self.image_size, self.image_size)); check_labels(y, len(x), 'y', self.head.out_features)
-        check_positive(epochs, 'epochs', integer=True, minimum=1); check_positive(n_nets, 'n_nets', integer=True, minimum=2)
-        torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
+        check_images(x, 'x', channels=self.in_channels, size=(self.image_size, self.image_size))
+        check_labels(y, len(x), 'y', self.head.out_features)
+        check_positive(epochs, 'epochs', integer=True, minimum=1)
+        check_positive(n_nets, 'n_nets', integer=True, minimum=2)
+        torch.manual_seed(seed)
+        g = torch.Generator().manual_seed(seed)
         opt = torch.optim.Adam(self.parameters(), lr=lr)
         dev, hist = next(self.parameters()).device, []
         self.train()
@@ -568,7 +603,9 @@ class HyperNet(nn.Module):
             for idx in torch.randperm(len(x), generator=g).split(batch_size):
                 z = torch.randn(n_nets, self.z_dim, device=dev)
                 L = self.losses(self(z), x[idx].to(dev), y[idx].to(dev))
-                opt.zero_grad(); L['J_total'].backward(); opt.step()
+                opt.zero_grad()
+                L['J_total'].backward()
+                opt.step()
             self.epochs_trained += 1
             if (every and (ep + 1) % every == 0) or ep == epochs - 1:
                 hist.append(dict(epoch=ep + 1, **{k: v.item() for k, v in L.items()}))
@@ -599,7 +636,8 @@ class HyperNet(nn.Module):
         dev = next(self.parameters()).device
         g, n = torch.Generator(), len(seeds)
         z = torch.stack([torch.randn(self.z_dim, generator=g.manual_seed(s)) for s in seeds]).to(dev)
-        was = self.training; self.eval()
+        was = self.training
+        self.eval()
         out = {k: torch.empty(n, *s, device=dev) for k, s in self.shapes.items()}
         for i in range(0, n, chunk): self(z[i:i+chunk], out={k: v[i:i+chunk] for k, v in out.items()})
         self.train(was)
@@ -648,14 +686,18 @@ def _fit_bank(params, heads, x, y, epochs, batch_size, lr, seed, pool, dropout=0
             f = phi_all(params, x[idx], pool)
             logits = torch.einsum('pnd,pkd->pnk', f, heads[0]) + heads[1][:, None]
             loss = F.cross_entropy(logits.flatten(0, 1), y[idx].repeat(len(f))) * len(f)
-            opt.zero_grad(); loss.backward(); opt.step()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
 
 def train_ensemble(n:int, # MaskNets to train
                    x:torch.Tensor, y:torch.Tensor, # public training images and labels
                    structure:int=1, epochs:int=50, batch_size:int=64, lr:float=1e-3, pool:int=2, seed:int=0,
                   )->MaskNets:
     "Ensemble baseline: n independently initialised MaskNets trained with cross-entropy (Sec. 5.2.4)."
-    check_positive(n, 'n', integer=True, minimum=1); check_images(x, 'x'); check_labels(y, len(x), 'y')
+    check_positive(n, 'n', integer=True, minimum=1)
+    check_images(x, 'x')
+    check_labels(y, len(x), 'y')
     K, C, S = int(y.max()) + 1, x.shape[1], x.shape[-1]
     nets = []
     for i in range(n): torch.manual_seed(seed * 100003 + i); nets.append(MaskNet(structure, C, S, pool))
@@ -664,7 +706,8 @@ def train_ensemble(n:int, # MaskNets to train
     d = params['fc.weight'].shape[1]
     heads = [nn.Parameter(torch.randn(n, K, d) / math.sqrt(d)), nn.Parameter(torch.zeros(n, K))]
     _fit_bank(params, heads, x, y, epochs, batch_size, lr, seed, pool)
-    bank.params = {k: v.detach() for k, v in params.items()}; bank.seeds = [seed * 100003 + i for i in range(n)]
+    bank.params = {k: v.detach() for k, v in params.items()}
+    bank.seeds = [seed * 100003 + i for i in range(n)]
     bank.heads = tuple(h.detach() for h in heads)   # each MaskNet's own classification head (n x K x d, n x K)
     return bank
 
@@ -679,14 +722,19 @@ def ensemble_accuracy(bank:MaskNets, # a bank from `train_ensemble` (it keeps ea
 def train_masknet(x:torch.Tensor, y:torch.Tensor, structure:int=1, epochs:int=50, batch_size:int=64, lr:float=1e-3,
                   pool:int=2, dropout:float=0., seed:int=0)->MaskNet:
     "One MaskNet (with a temporary head) trained with cross-entropy: the static system's Phi, or the dropout baseline's."
-    check_images(x, 'x'); check_labels(y, len(x), 'y')
-    torch.manual_seed(seed); g = torch.Generator().manual_seed(seed)
+    check_images(x, 'x')
+    check_labels(y, len(x), 'y')
+    torch.manual_seed(seed)
+    g = torch.Generator().manual_seed(seed)
     m = MaskNet(structure, x.shape[1], x.shape[-1], pool, dropout).train()
     head = nn.Linear(m.dim, int(y.max()) + 1)
     opt = torch.optim.Adam(list(m.parameters()) + list(head.parameters()), lr=lr)
     for _ in range(epochs):
         for idx in torch.randperm(len(x), generator=g).split(batch_size):
-            loss = F.cross_entropy(head(m(x[idx])), y[idx]); opt.zero_grad(); loss.backward(); opt.step()
+            loss = F.cross_entropy(head(m(x[idx])), y[idx])
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
     return m.eval()
 
 def mc_dropout(masknet:MaskNet, # a MaskNet trained with dropout > 0
@@ -699,13 +747,16 @@ def mc_dropout(masknet:MaskNet, # a MaskNet trained with dropout > 0
     p = masknet.dropout if p is None else p
     if not 0 < p < 1: raise ValueError(f"p: expected a dropout rate in (0, 1), got {p}")
     seeds = [secrets.randbits(62) for _ in range(n)] if seed is None else [int(seed) + i for i in range(n)]
-    base = masknet.params(); g = torch.Generator()
+    base = masknet.params()
+    g = torch.Generator()
     c1, fin = base['conv2.weight'].shape[2], base['fc.weight'].shape[2]
     out = {k: v.repeat(n, *[1]*(v.ndim - 1)).clone() for k, v in base.items()}
     for i, s in enumerate(seeds):
         g.manual_seed(s)
-        m1 = (torch.rand(c1, generator=g) >= p).float() / (1 - p); m2 = (torch.rand(fin, generator=g) >= p).float() / (1 - p)
-        out['conv2.weight'][i] *= m1[None, :, None, None]; out['fc.weight'][i] *= m2[None, :]
+        m1 = (torch.rand(c1, generator=g) >= p).float() / (1 - p)
+        m2 = (torch.rand(fin, generator=g) >= p).float() / (1 - p)
+        out['conv2.weight'][i] *= m1[None, :, None, None]
+        out['fc.weight'][i] *= m2[None, :]
     return MaskNets(out, masknet.structure, masknet.in_channels, masknet.image_size, masknet.pool, seeds=seeds, source='mc_dropout')
 
 # %% ../nbs/20_hyperobf.ipynb #a0a5c470

@@ -17,7 +17,8 @@ __all__ = ['VERDICTS', 'accuracy', 'ssim', 'dssim', 'mse', 'psnr', 'linf', 'conf
 
 # %% ../nbs/03_metrics.ipynb #215a6b63
 def _pair(a, b, na='a', nb='b'):
-    check_images(a, na); check_images(b, nb)
+    check_images(a, na)
+    check_images(b, nb)
     if a.shape != b.shape: raise ValueError(f"{nb}: expected the shape of {na} {tuple(a.shape)}, got {tuple(b.shape)}")
     return a, b
 
@@ -124,7 +125,8 @@ def _check_level(level, n_boot):
 
 def _grouped(vals, groups, level, n_boot, seed):
     "Two-level percentile bootstrap of the pooled mean: resample groups, then units within each group."
-    keys = np.unique(groups); parts = [vals[groups == k] for k in keys]
+    keys = np.unique(groups)
+    parts = [vals[groups == k] for k in keys]
     rng, stats = np.random.default_rng(seed), np.empty(n_boot)
     for b in range(n_boot):
         pick = [parts[i] for i in rng.integers(len(parts), size=len(parts))]
@@ -139,7 +141,8 @@ def bootstrap_ci(values, # one measurement per unit (image, user, seed), e.g. 0/
                  seed:int=0, # seed of the resampling
                 )->Interval:
     "Mean of `values` with its percentile-bootstrap interval (scipy), two-level when `groups` is given."
-    v = _as_1d(values, 'values'); _check_level(level, n_boot)
+    v = _as_1d(values, 'values')
+    _check_level(level, n_boot)
     est = float(v.mean())
     if groups is not None:
         g = np.asarray(groups).ravel()

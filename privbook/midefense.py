@@ -106,7 +106,8 @@ def train_classifier(model:nn.Module, # e.g. a `Classifier`
 @torch.no_grad()
 def logits_of(classifier:nn.Module, x:torch.Tensor, batch_size:int=512)->torch.Tensor:
     "Logits of `classifier` on `x` in eval mode (training state restored)."
-    modes = _modes(classifier); classifier.eval()
+    modes = _modes(classifier)
+    classifier.eval()
     try: return torch.cat([classifier(b) for b in x.split(batch_size)])
     finally: _restore(modes)
 
@@ -126,7 +127,8 @@ def train_inversion(inversion:nn.Module, # the inversion model to train in place
                     progress:bool=False)->nn.Module:
     "Train `inversion` to map the classifier's confidence vectors on `aux_x` back to `aux_x` (MSE); eval mode."
     core.check_images(aux_x, 'aux_x')
-    core.check_positive(epochs, 'epochs', integer=True, minimum=1); core.check_positive(lr, 'lr')
+    core.check_positive(epochs, 'epochs', integer=True, minimum=1)
+    core.check_positive(lr, 'lr')
     core.check_positive(batch_size, 'batch_size', integer=True, minimum=1)
     if schedule not in ('onecycle', 'constant'): raise ValueError(f"schedule: expected 'onecycle' or 'constant', got {schedule!r}")
     c = logits_of(classifier, aux_x)
@@ -191,7 +193,8 @@ def _check_args(steps, step_size, eps, p):
     if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool) and steps == 0:
         raise ValueError("steps: expected >= 1; steps=0 would release the undefended softmax (use torch.softmax(logits, 1) for that)")
     core.check_positive(steps, 'steps', integer=True, minimum=1)
-    core.check_positive(step_size, 'step_size'); core.check_positive(eps, 'eps')
+    core.check_positive(step_size, 'step_size')
+    core.check_positive(eps, 'eps')
     return _check_p(p)
 
 def _check_logits(c, name='logits'):
@@ -203,14 +206,16 @@ def _check_logits(c, name='logits'):
 
 def _strict_top(q, label):
     "Make `q[label]` the strict maximum of each row by lowering tied or larger entries one float step below it."
-    l = label[:, None]; ql = q.gather(1, l)
+    l = label[:, None]
+    ql = q.gather(1, l)
     bad = (q >= ql) & (torch.arange(q.shape[1], device=q.device)[None] != l)
     if bad.any(): q = torch.where(bad, torch.nextafter(ql, torch.full_like(ql, -1.)).expand_as(q), q)
     return q
 
 def _break_ties(c0, n, label, eps, p):
     "Make `c0 + n` have its strict maximum at `label` by a margin, keeping `||n||_p <= eps`."
-    l = label[:, None]; c = c0 + n
+    l = label[:, None]
+    c = c0 + n
     gap = c.gather(1, l) - c.scatter(1, l, -math.inf).amax(1, keepdim=True)
     delta = min(TIE_MARGIN, eps / 2)
     need = gap < delta
@@ -246,14 +251,16 @@ def defend_logits(logits:torch.Tensor, # c_0 = F(x): logits N x K
                   generator:torch.Generator|None=None, # randomness of the first step when x is None
                  ):
     "Algorithm 2 on logits: the defended probability vectors softmax(c_0 + n), same dtype as `logits`."
-    p = _check_args(steps, step_size, eps, p); _check_logits(logits)
+    p = _check_args(steps, step_size, eps, p)
+    _check_logits(logits)
     if x is not None:
         core.check_images(x, 'x')
         if len(x) != len(logits): raise ValueError(f"x: expected {len(logits)} images (one per row of logits), got {len(x)}")
     _check_inversion(inversion, logits.shape[1], x, logits.device)
     dt, c0 = logits.dtype, logits.detach().double()
     label = c0.argmax(1)
-    modes = _modes(inversion); inversion.eval()
+    modes = _modes(inversion)
+    inversion.eval()
     try:
         ref = x
         if ref is None:
@@ -281,7 +288,8 @@ def defend(classifier:nn.Module, # the target network F (images -> logits)
            steps:int=10, step_size:float=0.1, eps:float=1.0, p:float|str=1,
            return_logits:bool=False, batch_size:int=512)->torch.Tensor:
     "The defended confidence vectors of `classifier` on `x` (Algorithm 2); the predicted label never changes."
-    p = _check_args(steps, step_size, eps, p); core.check_images(x, 'x')
+    p = _check_args(steps, step_size, eps, p)
+    core.check_images(x, 'x')
     c0 = logits_of(classifier, x, batch_size)
     if not torch.isfinite(c0).all(): raise ValueError("classifier: returned NaN or infinite logits")
     _check_logits(c0, 'classifier output')
@@ -396,7 +404,8 @@ class Purifier(nn.Module):
     @torch.no_grad()
     def purify(self, p, label_modifier:bool=False):
         "Purified probability vectors (eval mode), optionally with the label modifier."
-        modes = _modes(self); self.eval()
+        modes = _modes(self)
+        self.eval()
         try: q = torch.softmax(self(p), 1)
         finally: _restore(modes)
         return label_modifier_probs(q, p.argmax(1)) if label_modifier else q
@@ -409,7 +418,8 @@ def train_ppf(classifier:nn.Module, # target classifier (queried)
     "Train a PPF purifier alternately with an inversion `adversary` on the auxiliary data."
     core.check_images(aux_x, 'aux_x')
     probs = torch.softmax(logits_of(classifier, aux_x), 1)
-    K = probs.shape[1]; P = Purifier(K, hidden)
+    K = probs.shape[1]
+    P = Purifier(K, hidden)
     g = torch.Generator().manual_seed(seed)
     oa = torch.optim.Adam(adversary.parameters(), lr=lr, betas=(0.5, 0.999))
     op = torch.optim.Adam(P.parameters(), lr=lr)
@@ -417,13 +427,19 @@ def train_ppf(classifier:nn.Module, # target classifier (queried)
         for idx in torch.randperm(len(aux_x), generator=g).split(batch_size):
             if len(idx) < 2: continue
             xb, pb = aux_x[idx], probs[idx]
-            P.train(); adversary.train()   # adversary step on the current purified vectors
+            P.train()
+            adversary.train()   # adversary step on the current purified vectors
             la = F.mse_loss(adversary(torch.softmax(P(pb), 1).detach()), xb)
-            oa.zero_grad(set_to_none=True); la.backward(); oa.step()
+            oa.zero_grad(set_to_none=True)
+            la.backward()
+            oa.step()
             adversary.eval()                 # purifier step: fidelity + label - lam * adversary's error
-            z = P(pb); q = torch.softmax(z, 1)
+            z = P(pb)
+            q = torch.softmax(z, 1)
             lp = K * F.mse_loss(q, pb) + F.cross_entropy(z, pb.argmax(1)) - lam * F.mse_loss(adversary(q), xb)
-            op.zero_grad(set_to_none=True); lp.backward(); op.step()
+            op.zero_grad(set_to_none=True)
+            lp.backward()
+            op.step()
     adversary.eval()
     return P.eval()
 
@@ -449,7 +465,8 @@ def train_mid(model:VIBClassifier, # a fresh `VIBClassifier`
               beta:float=0.01, # weight of the information-bottleneck term
               epochs:int=2, lr:float=2e-3, batch_size:int=64, seed:int=0, progress:bool=False)->VIBClassifier:
     "Train `model` with cross-entropy + `beta` * KL (MID); eval mode."
-    x, y = train.tensors; core.check_images(x, 'train')
+    x, y = train.tensors
+    core.check_images(x, 'train')
     g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=5e-4)
     steps = epochs * math.ceil(len(x) / batch_size)
@@ -458,7 +475,10 @@ def train_mid(model:VIBClassifier, # a fresh `VIBClassifier`
     for _ in tqdm(range(epochs), disable=not progress, desc='mid', leave=False):
         for idx in torch.randperm(len(x), generator=g).split(batch_size):
             loss = F.cross_entropy(model(x[idx]), y[idx]) + beta * model.kl.mean()
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
     return model.eval()
 
 # %% ../nbs/50_midefense.ipynb #16b0160c
@@ -469,7 +489,8 @@ def reconstruction_errors(attacker:nn.Module, # the attacker's inversion model (
                           batch_size:int=512)->torch.Tensor:
     "Per-image mean squared error per pixel between `x` and the attacker's reconstruction from `probs` (N,)."
     if len(probs) != len(x): raise ValueError(f"x: expected {len(probs)} images (one per confidence vector), got {len(x)}")
-    modes = _modes(attacker); attacker.eval()
+    modes = _modes(attacker)
+    attacker.eval()
     try: return torch.cat([(attacker(q) - xb).pow(2).flatten(1).mean(1) for q, xb in zip(probs.split(batch_size), x.split(batch_size))])
     finally: _restore(modes)
 
@@ -622,7 +643,9 @@ def matched_noise(logits:torch.Tensor, # c_0: the undefended logits N x K
     t = torch.as_tensor(target, dtype=torch.float64)
     if t.shape != (len(logits),) or not torch.isfinite(t).all() or (t < 0).any():
         raise ValueError(f"target: expected {len(logits)} finite distortions >= 0, got shape {tuple(t.shape)}")
-    c0 = logits.detach().double(); p0 = torch.softmax(c0, 1); label = c0.argmax(1)
+    c0 = logits.detach().double()
+    p0 = torch.softmax(c0, 1)
+    label = c0.argmax(1)
     z = torch.randn(c0.shape, generator=generator, dtype=torch.float64)
     if kind == 'sign': z = z.sign()
     lo, hi = torch.zeros_like(t), torch.ones_like(t)
@@ -671,7 +694,8 @@ def _digits(scale, root, seed, sz, digits_data='mnist'):
         note = "mnist5k (asked for with digits_data='mnist5k'): "
         xt, yt = x, y
         te_i = torch.from_numpy(pdata.stratified_split(y.numpy(), 0.2, seed=seed)[1])
-        keep = torch.ones(len(y), dtype=torch.bool); keep[te_i] = False
+        keep = torch.ones(len(y), dtype=torch.bool)
+        keep[te_i] = False
         (xt, yt), (xe, ye) = (x[keep], y[keep]), (x[te_i], y[te_i])
     else:
         try:
@@ -707,7 +731,8 @@ def _faces(scale, root, seed, sz, facescrub_root=None, celeba_root=None):
     priv, aux = y < 30, y >= 30
     xp, yp = x[priv & (pos < 7)], y[priv & (pos < 7)]
     xe, ye = x[priv & (pos >= 7)], y[priv & (pos >= 7)]
-    xa = torch.cat([x[aux], x[aux].flip(-1)]); ya = torch.cat([y[aux], y[aux]])
+    xa = torch.cat([x[aux], x[aux].flip(-1)])
+    ya = torch.cat([y[aux], y[aux]])
     return (xp, yp), (xa, ya), (xe, ye), 30, ("Olivetti: people 0-29 private (images 0-6 train, 7-9 evaluation); "
                                                "people 30-39 (+ horizontal flips) auxiliary: disjoint people")
 
@@ -779,7 +804,8 @@ def adaptive_attacker(d:SimpleNamespace, # a `setup_domain` result
                       seed:int|None=None, retrain:bool=False, source:nn.Module|None=None)->nn.Module:
     "The standard attacker (or `source`) fine-tuned on the defended API's outputs for `ft_epochs` on `n_ft` auxiliary images (cached)."
     import copy
-    sz = d.sizes; src = d.attacker if source is None else source
+    sz = d.sizes
+    src = d.attacker if source is None else source
     seed = d.key['seed'] if seed is None else seed
     xa = _sub(*d.aux, sz['n_ft'], seed + 3)[0]
     key = {**d.key, 'what': 'attacker-ft', 'defense': name, 'madry': adversarial is not None, 'mix': mix, 'src': source is not None}
@@ -830,9 +856,12 @@ def gate_figure(gates:dict, # domain -> list of `gate_check` results, one per se
         for j, (k, lab) in enumerate((('attacker', 'inversion attacker'), ('knn', '10-NN attacker'), ('oracle', 'class-mean oracle'))):
             ax.bar(np.arange(len(parts)) + (j - 1) * w, [g[k].mean().item() for g in parts], w, label=lab)
         for i, g in enumerate(parts): ax.hlines(g['oracle'].mean().item() / GATE_FACTOR, i - 1.5 * w, i + 1.5 * w, colors='k', linestyles='--')
-        ax.set_xticks(range(len(parts)), [f'seed {i}' for i in range(len(parts))]); ax.set_title(f'{name} (dashed: oracle / {GATE_FACTOR:g})')
+        ax.set_xticks(range(len(parts)), [f'seed {i}' for i in range(len(parts))])
+        ax.set_title(f'{name} (dashed: oracle / {GATE_FACTOR:g})')
         ax.set_ylabel('reconstruction MSE per pixel')
-    axs[0][0].legend(fontsize=7); fig.suptitle(title); fig.tight_layout()
+    axs[0][0].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
     return fig
 
 def knn_errors(aux_logits:torch.Tensor, # the classifier's logits on the auxiliary images

@@ -39,7 +39,8 @@ def _stem(net, arch):
 
 # %% ../nbs/02_models.ipynb #59c9d247
 def _adapt_channels(net, arch, in_channels):
-    parent, attr = _stem(net, arch); c = getattr(parent, attr)
+    parent, attr = _stem(net, arch)
+    c = getattr(parent, attr)
     new = _conv_like(c, in_channels=in_channels)
     with torch.no_grad():
         w = c.weight.sum(1, keepdim=True) if in_channels == 1 else c.weight.mean(1, keepdim=True).repeat(1, in_channels, 1, 1)
@@ -48,7 +49,8 @@ def _adapt_channels(net, arch, in_channels):
     setattr(parent, attr, new)
 
 def _adapt_small(net, arch, image_size, num_classes, hidden):
-    parent, attr = _stem(net, arch); c = getattr(parent, attr)
+    parent, attr = _stem(net, arch)
+    c = getattr(parent, attr)
     k = 5 if arch == 'alexnet' else 3
     stride = 2 if arch == 'wide_resnet50_2' else 1  # WRN-50-2 at stride 1 costs 4x: 5 min per mnist5k epoch on 2 cores
     if not arch.startswith('vgg'): setattr(parent, attr, _conv_like(c, kernel_size=k, stride=stride, padding=k//2))
@@ -68,7 +70,8 @@ def _drop_vanishing_pools(net, image_size):
         small.clear()
         hs = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.MaxPool2d)]
         try:
-            was = net.training; net.eval()
+            was = net.training
+            net.eval()
             with torch.no_grad(): net(torch.zeros(1, _stem_in(net), image_size, image_size))
         except RuntimeError: small.extend(_first_failing_pool(net, image_size))
         finally:
@@ -143,7 +146,8 @@ def build(arch:str, # one of `ARCHS`
         net.load_state_dict(_pretrained_state(arch, pretrained))
         if arch == 'googlenet': net.aux_logits, net.aux1, net.aux2 = False, None, None
         if num_classes != 1000:
-            parent, attr = _last_linear(net); fc = getattr(parent, attr)
+            parent, attr = _last_linear(net)
+            fc = getattr(parent, attr)
             setattr(parent, attr, nn.Linear(fc.in_features, num_classes))
     else:
         bn = arch.startswith('vgg') and image_size < 64  # plain VGG from scratch on a few thousand images barely trains
@@ -171,7 +175,8 @@ def conv_layers(model:nn.Module, # a model from `build` (or any CNN with `input_
     names = {m: n for n, m in model.named_modules()}
     order = []
     hs = [m.register_forward_hook(lambda m, i, o: order.append(m)) for m in model.modules() if isinstance(m, nn.Conv2d)]
-    was = model.training; model.eval()
+    was = model.training
+    model.eval()
     try:
         p = next(model.parameters())
         with torch.no_grad(): model(torch.zeros(1, *shape, device=p.device, dtype=p.dtype))
@@ -247,8 +252,12 @@ def fit(model:nn.Module, # model to train in place
         for idx in torch.randperm(len(x), generator=g).split(batch_size):
             xb, yb = x[idx].to(dev), y[idx].to(dev)
             loss = F.cross_entropy(model(xb), yb)
-            opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
-            bar.update(); bar.set_postfix(loss=f'{loss.item():.3f}')
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            sched.step()
+            bar.update()
+            bar.set_postfix(loss=f'{loss.item():.3f}')
     bar.close()
     return model.eval()
 
@@ -261,7 +270,8 @@ def predict(model:nn.Module, # classifier
     _check_input(model, x, 'x')
     batch_size = _int_arg(batch_size, 'batch_size', 1)
     dev = next(model.parameters()).device
-    was = model.training; model.eval()
+    was = model.training
+    model.eval()
     out = torch.cat([model(xb.to(dev)).float().cpu() for xb in x.split(batch_size)])
     model.train(was)
     return out
@@ -296,7 +306,8 @@ ARCH_RECIPE = {'alexnet': 3, 'wide_resnet50_2': 4}  # per-architecture bumps (th
 def _save_atomic(obj, path):
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
-    torch.save(obj, tmp); os.replace(tmp, path)
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
 
 def _load_checkpoint(model:nn.Module, # the freshly built model to load into
                      path:Path, # a cached checkpoint

@@ -22,7 +22,9 @@ def heatmap(df:pd.DataFrame, # rows x columns matrix (e.g. authorized x unauthor
     if not isinstance(df, pd.DataFrame): raise TypeError(f"df: expected a pandas DataFrame (rows x columns), got {type(df).__name__}")
     if ax is None: _, ax = plt.subplots(figsize=figsize or (1.1*len(df.columns) + 2, 0.7*len(df) + 1.2))
     sns.heatmap(df.astype(float), annot=True, fmt=fmt, cmap=cmap, vmin=vmin, vmax=vmax, cbar=False, ax=ax, linewidths=.5)
-    ax.set_title(title); ax.set_xlabel(xlabel); ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.tick_params(axis='x', rotation=30)
     return ax
 
@@ -31,7 +33,8 @@ def _show(ax, img, title=None, cmap=None, vmin=0, vmax=1):
     img = img.detach().float().cpu()
     if img.shape[0] == 1: ax.imshow(img[0], cmap=cmap or 'gray', vmin=vmin, vmax=vmax)
     else: ax.imshow(img.permute(1, 2, 0).clamp(0, 1).numpy())
-    ax.set_xticks([]); ax.set_yticks([])
+    ax.set_xticks([])
+    ax.set_yticks([])
     if title is not None: ax.set_title(title, fontsize=8)
 
 def image_grid(rows:dict, # row name -> images N x C x H x W in [0,1]
@@ -50,7 +53,8 @@ def image_grid(rows:dict, # row name -> images N x C x H x W in [0,1]
     for r, (name, imgs) in enumerate(rows.items()):
         for c in range(n):
             if name in diff_rows:
-                d = imgs[c].detach().float().cpu().mean(0, keepdim=True); m = d.abs().max().item() or 1
+                d = imgs[c].detach().float().cpu().mean(0, keepdim=True)
+                m = d.abs().max().item() or 1
                 _show(axs[r, c], d, cmap='seismic', vmin=-m, vmax=m)
             else: _show(axs[r, c], imgs[c])
             if r == 0 and titles: axs[r, c].set_title(str(titles[c]), fontsize=8)
@@ -62,7 +66,8 @@ def compare_grid(x:torch.Tensor, # originals in [0,1]
                  x_prot:torch.Tensor, # protected images in [0,1]
                  n:int=8, names=('original', 'protected', 'difference'), titles=None):
     "Original / protected / signed difference, the layout of the papers' example figures."
-    check_images(x, 'x'); check_images(x_prot, 'x_prot')
+    check_images(x, 'x')
+    check_images(x_prot, 'x_prot')
     return image_grid({names[0]: x, names[1]: x_prot, names[2]: x_prot - x}, n=n, titles=titles, diff_rows=(names[2],))
 
 # %% ../nbs/04_viz.ipynb #2d6ae7de
@@ -74,7 +79,8 @@ def curves(df:pd.DataFrame, # long table
     if ax is None: _, ax = plt.subplots(figsize=(5, 3.5))
     sns.lineplot(data=df, x=x, y=y, hue=hue, marker='o', ax=ax, **kw)
     if logx: ax.set_xscale('log')
-    ax.set_title(title); ax.grid(alpha=.3)
+    ax.set_title(title)
+    ax.grid(alpha=.3)
     return ax
 
 # %% ../nbs/04_viz.ipynb #f3b78129
