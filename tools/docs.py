@@ -63,6 +63,22 @@ def stage_pending(p:Path, dest:Path, why:str)->str:
     return 'executed at smoke scale (no recorded run yet)'
 
 
+def one_paragraph_description(nb:dict):
+    "Join the `> ` description lines of the first markdown cell: nbdev shows only a one-paragraph description whole."
+    c = next((c for c in nb['cells'] if c['cell_type'] == 'markdown'), None)
+    if c is None: return
+    out, quote = [], []
+    for line in ''.join(c['source']).split('\n'):
+        if line.startswith('>'):
+            quote.append(line[1:].strip())
+            continue
+        if quote: out.append('> ' + ' '.join(q for q in quote if q))
+        quote = []
+        out.append(line)
+    if quote: out.append('> ' + ' '.join(q for q in quote if q))
+    c['source'] = '\n'.join(out)
+
+
 def stage_recorded(p:Path, dest:Path, allow_missing:bool)->str:
     "Copy the recorded executed copy of experiment notebook `p` (papermill noise dropped, banner added)."
     rec = RECORDED/'notebooks'/p.name
@@ -74,6 +90,7 @@ def stage_recorded(p:Path, dest:Path, allow_missing:bool)->str:
     if p.stem in pending(): raise DocsError(f"{p.name}: recorded, yet listed in PENDING.txt: remove it from the list")
     facts = recorded_run_facts(p.stem, rec)
     nb = json.loads(rec.read_text())
+    one_paragraph_description(nb)  # runs recorded before the descriptions were made one paragraph
     for c in nb['cells']:
         c.get('metadata', {}).pop('papermill', None)
         c.get('metadata', {}).pop('execution', None)
