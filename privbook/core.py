@@ -13,8 +13,8 @@ import numpy as np, pandas as pd, torch
 
 # %% auto #0
 __all__ = ['SCALES', 'Scale', 'get_scale', 'get_device', 'seed_everything', 'check_images', 'check_labels', 'check_positive',
-           'git_revision', 'atomic_write_text', 'Recorder', 'read_results', 'cache_dir', 'recorded_results', 'Run',
-           'setup_run']
+           'git_revision', 'atomic_write_text', 'code_revision', 'Recorder', 'read_results', 'cache_dir',
+           'recorded_results', 'Run', 'setup_run']
 
 # %% ../nbs/00_core.ipynb #a2b3751c
 @dataclass(frozen=True)
@@ -144,6 +144,10 @@ def atomic_write_text(path:str|Path, # destination file
         if os.path.exists(tmp): os.unlink(tmp)
         raise
 
+def code_revision()->str:
+    "The git revision of the privbook code that is running (its checkout, wherever the process runs), or 'unknown'."
+    return git_revision(Path(importlib.util.find_spec('privbook').origin).resolve().parent)
+
 # %% ../nbs/00_core.ipynb #32e30fe1
 _NONFINITE = {'NaN': math.nan, 'Infinity': math.inf, '-Infinity': -math.inf}
 
@@ -187,7 +191,7 @@ class Recorder:
         self.path = Path(out_dir)/f'{experiment}.jsonl'
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.experiment, self.scale = experiment, get_scale(scale).name
-        self.device, self.common, self.revision = str(device), common, git_revision()
+        self.device, self.common, self.revision = str(device), common, code_revision()
         self.run_id = datetime.datetime.now().strftime('%Y%m%dT%H%M%S-') + secrets.token_hex(4)
 
     def log(self, metric:str, # what was measured, e.g. 'accuracy'

@@ -44,6 +44,8 @@ def test_run_writes_notebook_html_and_results(tmp_path):
     assert (run_dir/'tiny.ipynb').exists() and (run_dir/'tiny.html').exists()
     df = core.read_results(run_dir/'results')
     assert df.value.tolist() == [5] and df.scale.tolist() == ['smoke']
+    # the kernel runs in the run folder (outside any checkout); rows still carry the running code's revision
+    assert df.revision.tolist() == [core.code_revision()] and core.code_revision() != 'unknown'
 
 def test_failing_notebook_points_at_executed_copy(tmp_path):
     nb = tiny_nb(tmp_path/'boom.ipynb', body="raise RuntimeError('boom')")
