@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 
 # %% auto #0
-__all__ = ['SCALES', 'Scale', 'get_scale', 'get_device', 'seed_everything', 'check_images', 'check_labels', 'check_positive',
-           'git_revision', 'atomic_write_text', 'code_revision', 'Recorder', 'read_results', 'cache_dir',
-           'recorded_results', 'Run', 'setup_run']
+__all__ = ['SCALES', 'DRY_ENV', 'Scale', 'dry_pick', 'paper_dry', 'get_scale', 'pick_sizes', 'get_device', 'seed_everything',
+           'check_images', 'check_labels', 'check_positive', 'git_revision', 'atomic_write_text', 'code_revision',
+           'Recorder', 'read_results', 'cache_dir', 'recorded_results', 'Run', 'setup_run']
 
 # %% ../nbs/00_core.ipynb #a2b3751c
 @dataclass(frozen=True)
@@ -28,10 +28,12 @@ class Scale:
     steps:int        # iterations of an optimisation-based method (FMD N, cloaking steps, ...)
     batch_size:int   # batch size for training and evaluation
     repeats:int      # independent repeats (folds, seeds, target users) for mean +- std
+    dry:bool=False   # a paper dry run: the paper's code path with smoke-sized counts (see `get_scale`)
 
     def pick(self, **by_scale):
-        "The value given for this scale's name, e.g. `s.pick(smoke=2, cpu=20, paper=200)`."
+        "The value given for this scale's name, e.g. `s.pick(smoke=2, cpu=20, paper=200)`; in a paper dry run see `dry_pick`."
         if self.name not in by_scale: raise ValueError(f"by_scale: no value given for scale {self.name!r}; got {sorted(by_scale)}")
+        if self.dry: return dry_pick(**by_scale)
         return by_scale[self.name]
 
 SCALES = {
@@ -41,13 +43,43 @@ SCALES = {
 }
 
 # %% ../nbs/00_core.ipynb #9de894de
+DRY_ENV = 'PRIVBOOK_PAPER_DRY'  # set (to 1) by `make paper-dry`: scale='paper' then runs the paper's code path at smoke sizes
+
+def _count_like(v):
+    "Numbers, None ('all') and lists of numbers are counts, budgets and grids; names, flags and everything else are not."
+    if isinstance(v, bool): return False
+    if v is None or isinstance(v, (int, float)): return True
+    return isinstance(v, (list, tuple)) and len(v) > 0 and all(isinstance(o, (int, float)) and not isinstance(o, bool) for o in v)
+
+def dry_pick(**by_scale):
+    "The paper dry run's value: `dry=` when given, else smoke's for counts (`_count_like` paper values), else paper's."
+    if 'dry' in by_scale: return by_scale['dry']
+    if 'paper' not in by_scale: raise ValueError(f"by_scale: no value given for scale 'paper'; got {sorted(by_scale)}")
+    v = by_scale['paper']
+    return by_scale['smoke'] if 'smoke' in by_scale and _count_like(v) else v
+
+def paper_dry()->bool:
+    "Whether this process runs the paper dry run (environment variable `PRIVBOOK_PAPER_DRY` set to 1)."
+    return os.environ.get(DRY_ENV, '') not in ('', '0')
+
 def get_scale(scale:str|Scale='smoke', # a name in `SCALES` or a `Scale`
               **overrides)->Scale:      # fields to replace, e.g. `epochs=2`
-    "The `Scale` preset called `scale`, with `overrides` applied."
+    "The `Scale` preset called `scale`, with `overrides` applied; 'paper' in a paper dry run has smoke's counts and `dry=True`."
     if isinstance(scale, Scale): s = scale
     elif isinstance(scale, str) and scale in SCALES: s = SCALES[scale]
     else: raise ValueError(f"scale: expected one of {list(SCALES)} or a Scale, got {scale!r}")
+    if s.name == 'paper' and not s.dry and paper_dry():
+        small = SCALES['smoke']
+        s = replace(s, dry=True, **{f: getattr(small, f) for f in ('n_train', 'n_test', 'n_eval', 'epochs', 'steps', 'batch_size', 'repeats')})
     return replace(s, **overrides) if overrides else s
+
+def pick_sizes(table:dict, # scale name -> dict of sizes (e.g. a module's `SIZES[domain]`)
+               scale:str|Scale)->dict:
+    "`table[scale]`; in a paper dry run paper's entries with smoke's value wherever paper's is a count (`dry_pick`)."
+    s = get_scale(scale)
+    if not s.dry: return dict(table[s.name])
+    return {k: dry_pick(smoke=table['smoke'].get(k, v), paper=v) for k, v in table['paper'].items()}
+
 
 # %% ../nbs/00_core.ipynb #474b8cbb
 def get_device(device:str|torch.device|None=None # 'cuda', 'mps', 'cpu', 'cuda:1'; None or 'auto' picks the best
@@ -190,7 +222,8 @@ class Recorder:
             raise ValueError(f"experiment: expected a file-name-safe name (letters, digits, '_', '-', '.'), got {experiment!r}")
         self.path = Path(out_dir)/f'{experiment}.jsonl'
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.experiment, self.scale = experiment, get_scale(scale).name
+        s = get_scale(scale)
+        self.experiment, self.scale = experiment, ('paper-dry' if s.dry else s.name)
         self.device, self.common, self.revision = str(device), common, code_revision()
         self.run_id = datetime.datetime.now().strftime('%Y%m%dT%H%M%S-') + secrets.token_hex(4)
 
