@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass
 import numpy as np, torch, torch.nn.functional as F, pandas as pd
 from pytorch_msssim import ssim as _ssim
-from .core import check_images, check_labels
+from .core import check_images, check_labels, paper_dry
 
 # %% auto #0
 __all__ = ['VERDICTS', 'accuracy', 'ssim', 'dssim', 'mse', 'psnr', 'linf', 'confidence_distortion', 'attack_success_rate',
@@ -204,6 +204,9 @@ def competence_gate(passed:bool, # did the attack beat the trivial baseline on t
                     what:str, # what was checked and what was measured, for the message
                    ):
     "Stop (raise `CompetenceGateError`) unless `passed`: no defence number may rest on an incompetent attack."
+    if not passed and paper_dry():  # random weights on stand-ins: the code path after the gate is what a dry run checks
+        print(f'competence gate failed in a paper dry run (not enforced; no number of a dry run means anything): {what}')
+        return
     if not passed: raise CompetenceGateError(f"competence gate failed: {what}. No defence number is recorded from this attack.")
     print(f'competence gate passed: {what}')
 
