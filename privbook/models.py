@@ -4,7 +4,7 @@
 
 # %% ../nbs/02_models.ipynb #aa043a0d
 from __future__ import annotations
-import os, json, time, math, hashlib, warnings
+import os, json, time, math, hashlib, itertools, warnings
 from collections import OrderedDict
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
@@ -226,10 +226,13 @@ def _is_stream(ds)->bool:
     return isinstance(ds, Dataset) and not isinstance(ds, TensorDataset)
 
 class _SeededBatches:
-    "Index batches of one epoch: `torch.randperm(n, generator=g).split(batch_size)`, the tensor path's order."
-    def __init__(self, n:int, batch_size:int, g:torch.Generator): self.n, self.batch_size, self.g = n, batch_size, g
-    def __len__(self): return math.ceil(self.n/self.batch_size)
-    def __iter__(self): return iter([b.tolist() for b in torch.randperm(self.n, generator=self.g).split(self.batch_size)])
+    "Index batches of `epochs` epochs, each `torch.randperm(n, generator=g).split(batch_size)`: the tensor path's order."
+    def __init__(self, n:int, batch_size:int, g:torch.Generator, epochs:int):
+        self.n, self.batch_size, self.g, self.epochs = n, batch_size, g, epochs
+    def __len__(self): return self.epochs * math.ceil(self.n/self.batch_size)
+    def __iter__(self):  # lazy: a DataLoader may call iter() and drop the result (worker processes do) without drawing from `g`
+        for _ in range(self.epochs):
+            for b in torch.randperm(self.n, generator=self.g).split(self.batch_size): yield b.tolist()
 
 def _loader(ds:Dataset, num_workers, dev:torch.device, **kw)->DataLoader:
     "A DataLoader over `ds` with `num_workers` worker processes (checked), pinned memory for CUDA."
@@ -282,10 +285,12 @@ def fit(model:nn.Module, # model to train in place
     warm = max(1, steps//5)  # linear warm-up, then cosine decay to 0 (a one-cycle schedule)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: (i+1)/warm if i < warm else 0.5*(1+math.cos(math.pi*(i-warm)/max(1, steps-warm))))
     bar = tqdm(total=steps, disable=not progress, desc=f"fit {getattr(model, 'arch', '')}", leave=False)
-    # a streamed dataset is read in the batches the tensor path would take: the same seed, the same images per step
-    batches = _loader(train, num_workers, dev, batch_sampler=_SeededBatches(n, batch_size, g)) if stream else None
+    # a streamed dataset is read in the batches the tensor path would take (the same seed, the same images per step),
+    # in one DataLoader pass over every epoch: worker processes start once
+    batches = iter(_loader(train, num_workers, dev, batch_sampler=_SeededBatches(n, batch_size, g, epochs))) if stream else None
     for ep in range(epochs):
-        it = batches if stream else ((x[idx], y[idx]) for idx in torch.randperm(n, generator=g).split(batch_size))
+        if stream: it = itertools.islice(batches, math.ceil(n/batch_size))
+        else: it = ((x[idx], y[idx]) for idx in torch.randperm(n, generator=g).split(batch_size))
         for xb, yb in it:
             if stream:
                 _check_input(model, xb, 'train')

@@ -110,6 +110,9 @@ def test_fit_stream_equals_memory_and_learns(tmp_path):
     kw = dict(epochs=3, batch_size=6, seed=1, progress=False)
     a, b = trained(st, **kw), trained(mem, **kw)
     for (k, p), q in zip(a.state_dict().items(), b.state_dict().values()): assert torch.equal(p, q), k
+    w = trained(st, num_workers=2, **kw)  # worker processes decode: the same batches, the same weights
+    for (k, p), q in zip(a.state_dict().items(), w.state_dict().values()): assert torch.equal(p, q), k
+    assert torch.equal(st.tensors(7, seed=2, num_workers=2)[0], st.tensors(7, seed=2)[0])
     core.seed_everything(0)
     before = models.accuracy(models.build('resnet18', 3, in_channels=3, image_size=16), st, batch_size=5)
     after = models.accuracy(a, st, batch_size=5)
