@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 import numpy as np, pandas as pd, torch, torch.nn.functional as F
-from torch.utils.data import TensorDataset
+from torch.utils.data import TensorDataset, Dataset, DataLoader, Subset
 from .core import check_images, check_positive, cache_dir
 
 # %% auto #0
 __all__ = ['DATASETS', 'SPLITS', 'PREPROCESSING', 'CHECKSUMS', 'data_root', 'DataFileError', 'Spec', 'register',
-           'stratified_split', 'load', 'gaussian_blur', 'jpeg', 'rescale', 'median', 'bit_depth', 'preprocess',
-           'available', 'verify']
+           'stratified_split', 'load', 'ImageFolderStream', 'gaussian_blur', 'jpeg', 'rescale', 'median', 'bit_depth',
+           'preprocess', 'available', 'verify']
 
 # %% ../nbs/01_data.ipynb #b26e1d1b
 def data_root(root:str|Path|None=None # explicit root; wins over the environment
@@ -338,24 +338,38 @@ def _image_files(folder:Path, # the folder whose sub-folders are the classes
     if empty: raise FileNotFoundError(f"name: no images ({', '.join(IMG_EXTENSIONS)}) in the class folder(s) {empty} of {folder}")
     return classes, samples
 
-def _imagefolder(path, split, image_size):
-    from torchvision.datasets.folder import default_loader
-    import torchvision.transforms as T
+def _imagefolder_files(path, # the imagefolder root given after 'imagefolder:'
+                       split:str, # 'train', 'test' or 'all'
+                      )->tuple[list[str], list[tuple[Path, int]]]:
+    "Class names and (image path, class index) of `split`: PATH/train, PATH/test or PATH/val when there, else a seeded 80/20 stratified split of the tree."
     if not str(path).strip(): raise ValueError("name: expected 'imagefolder:PATH' with a folder PATH, got an empty path")
     path = Path(path).expanduser().absolute()
     if not path.is_dir(): raise FileNotFoundError(f"name: imagefolder path {path} is not a folder (expected one sub-folder per class)")
     sub = {'train': ['train'], 'test': ['test', 'val']}.get(split, [])
     folder = next((path/s for s in sub if (path/s).is_dir()), None)
     classes, samples = _image_files(folder or path, path)
+    if folder or split == 'all': return classes, samples
+    tr, te = stratified_split(np.array([c for _, c in samples], dtype=np.int64), 0.2)
+    return classes, [samples[i] for i in (tr if split == 'train' else te)]
+
+def _image_transform(image_size):
+    "Resize (shorter side) and center-crop to `image_size` (default 224), as a uint8 C x H x W tensor."
+    import torchvision.transforms as T
     size = image_size or 224
-    tf = T.Compose([T.Resize(size), T.CenterCrop(size), T.PILToTensor()])
-    xs = []
-    for p, _ in samples:
-        try: xs.append(tf(default_loader(str(p))))
-        except Exception as e: raise DataFileError(f"name: image {p} could not be read ({type(e).__name__}: {e})") from None
-    x, y = torch.stack(xs).numpy(), np.array([c for _, c in samples], dtype=np.int64)
-    out = (x, y) if folder or split == 'all' else _pick(x, y, split)
-    return out, classes
+    return T.Compose([T.Resize(size), T.CenterCrop(size), T.PILToTensor()])
+
+def _decode(p:Path, tf)->torch.Tensor:
+    "Image `p` through torchvision's loader (RGB) and `tf`; an unreadable file is a `DataFileError` naming it."
+    from torchvision.datasets.folder import default_loader
+    try: return tf(default_loader(str(p)))
+    except Exception as e: raise DataFileError(f"name: image {p} could not be read ({type(e).__name__}: {e})") from None
+
+def _imagefolder(path, split, image_size):
+    classes, samples = _imagefolder_files(path, split)
+    tf = _image_transform(image_size)
+    x = torch.stack([_decode(p, tf) for p, _ in samples]).numpy()
+    return (x, np.array([c for _, c in samples], dtype=np.int64)), classes
+
 
 # %% ../nbs/01_data.ipynb #50f2dd0f
 def _check_arrays(spec:Spec, x, y, root):
@@ -396,6 +410,10 @@ def _convert(x, channels, image_size):
         if hw != tuple(x.shape[-2:]): x = F.interpolate(x, size=hw, mode='bilinear', antialias=True, align_corners=False).clamp_(0, 1)
     return x
 
+def _subset_index(n:int, size:int, seed:int)->np.ndarray:
+    "The sorted indices of `load`'s seeded `size` subset of `n` images."
+    return np.sort(np.random.default_rng(seed).permutation(n)[:size])
+
 def _check_load_args(name, split, size, channels, image_size, download, seed):
     if not isinstance(name, str): raise TypeError(f"name: expected a dataset name, got {type(name).__name__}")
     if not isinstance(split, str) or split not in SPLITS: raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
@@ -417,9 +435,14 @@ def load(name:str, # a name in `DATASETS` or 'imagefolder:PATH'
          image_size:int|tuple|None=None, # resize to this (H, W) with antialiased bilinear interpolation
          download:bool=False, # let torchvision / sklearn download a missing dataset (needs internet)
          seed:int=0, # seed of the `size` subset
+         stream:bool=False, # 'imagefolder:PATH' only: an `ImageFolderStream` that decodes each image when it is read
         )->TensorDataset:
-    "Dataset `name` as a `TensorDataset` of float32 images N x C x H x W in [0,1] and int64 labels."
+    "Dataset `name` as a `TensorDataset` of float32 images N x C x H x W in [0,1] and int64 labels (or, with `stream`, an `ImageFolderStream`)."
     _check_load_args(name, split, size, channels, image_size, download, seed)
+    if not isinstance(stream, bool): raise TypeError(f"stream: expected True or False, got {stream!r}")
+    if stream and not name.startswith('imagefolder:'):
+        raise ValueError(f"stream: only 'imagefolder:PATH' datasets stream (the others fit in memory), got name={name!r}")
+    if stream: return ImageFolderStream(name.split(':', 1)[1], split, channels, image_size, size, seed)
     if name.startswith('imagefolder:'):
         (xa, ya), classes = _imagefolder(name.split(':', 1)[1], split, image_size)
     elif name in DATASETS:
@@ -428,12 +451,75 @@ def load(name:str, # a name in `DATASETS` or 'imagefolder:PATH'
     else: raise ValueError(f"name: unknown dataset {name!r}; known: {sorted(DATASETS)} or 'imagefolder:PATH'")
     if size is not None:
         if size > len(ya): raise ValueError(f"size: asked for {size} images but {name!r} {split} has {len(ya)}")
-        idx = np.sort(np.random.default_rng(seed).permutation(len(ya))[:size])
+        idx = _subset_index(len(ya), size, seed)
         xa, ya = xa[idx], ya[idx]
     x = _convert(_to_float(xa), channels, image_size)
     ds = TensorDataset(check_images(x, name=f'dataset {name!r}'), torch.from_numpy(np.array(ya, dtype=np.int64)))
     ds.name, ds.split, ds.classes = name, split, classes
     return ds
+
+# %% ../nbs/01_data.ipynb #30d241e9
+class ImageFolderStream(Dataset):
+    "One split of an 'imagefolder:PATH' that keeps only its file list and decodes an image when it is read."
+    def __init__(self, path:str|Path, # the imagefolder root (what follows 'imagefolder:')
+                 split:str='train', # 'train', 'test' or 'all', with `load`'s rules
+                 channels:int|None=None, # convert to 1 (luminance) or 3 (repeat) channels
+                 image_size:int|tuple|None=None, # resize + center-crop to this (default 224)
+                 size:int|None=None, # keep `load`'s seeded random subset of this many images
+                 seed:int=0, # seed of the `size` subset
+                ):
+        name = f'imagefolder:{path}'
+        _check_load_args(name, split, size, channels, image_size, False, seed)
+        self.classes, samples = _imagefolder_files(path, split)
+        if size is not None:
+            if size > len(samples): raise ValueError(f"size: asked for {size} images but {name!r} {split} has {len(samples)}")
+            samples = [samples[i] for i in _subset_index(len(samples), size, seed)]
+        self.samples = samples
+        self.targets = torch.tensor([c for _, c in samples], dtype=torch.int64)
+        self.name, self.split, self.channels, self.image_size = name, split, channels, image_size
+        self._tf = _image_transform(image_size)
+
+    def __len__(self): return len(self.samples)
+    def __repr__(self): return f"ImageFolderStream({self.name!r}, split={self.split!r}, {len(self)} images, {len(self.classes)} classes)"
+    @property
+    def labels(self)->torch.Tensor: return self.targets
+    @property
+    def files(self)->list[Path]: return [p for p, _ in self.samples]
+
+    def __getitem__(self, i:int)->tuple[torch.Tensor, torch.Tensor]:
+        "(float32 C x H x W image in [0,1], int64 label) of image `i`, decoded now."
+        p, _ = self.samples[i]
+        x = _decode(p, self._tf)[None].float().div_(255)
+        return _convert(x, self.channels, self.image_size)[0], self.targets[i]
+
+    def take(self, indices, # indices of the images to read
+             num_workers:int=0, # DataLoader worker processes decoding them
+            )->tuple[torch.Tensor, torch.Tensor]:
+        "(images N x C x H x W, labels) of `indices`, decoded and stacked."
+        idx = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
+        if not idx: raise ValueError("indices: expected at least one index")
+        bad = [i for i in idx if not -len(self) <= i < len(self)]
+        if bad: raise IndexError(f"indices: {bad[:5]} outside the {len(self)} images")
+        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+            raise ValueError(f"num_workers: expected an int >= 0, got {num_workers!r}")
+        dl = DataLoader(Subset(self, idx), batch_size=64, num_workers=int(num_workers))
+        xs, ys = zip(*dl)
+        return torch.cat(xs), torch.cat(ys)
+
+    def tensors(self, n:int|None=None, # images of the seeded subset (None: all, in order)
+                seed:int=0, # seed of the subset: `load(..., size=n, seed=seed)`'s images
+                num_workers:int=0)->tuple[torch.Tensor, torch.Tensor]:
+        "(images, labels) of a seeded subset of `n` images (an evaluation set), in file order."
+        if n is None: return self.take(range(len(self)), num_workers)
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or not 1 <= n <= len(self):
+            raise ValueError(f"n: expected an int in [1, {len(self)}] or None, got {n!r}")
+        return self.take(_subset_index(len(self), int(n), seed), num_workers)
+
+    def subset(self, n:int|None=None, seed:int=0, num_workers:int=0)->TensorDataset:
+        "`tensors(n, seed)` as a `TensorDataset` with `name`, `split` and `classes`, like `load`'s."
+        ds = TensorDataset(*self.tensors(n, seed, num_workers))
+        ds.name, ds.split, ds.classes = self.name, self.split, self.classes
+        return ds
 
 # %% ../nbs/01_data.ipynb #5a8303eb
 def gaussian_blur(x:torch.Tensor, # images in [0,1]

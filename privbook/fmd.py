@@ -11,10 +11,10 @@ from .core import check_images, check_labels, check_positive, get_device
 from . import models as pmodels
 
 # %% auto #0
-__all__ = ['METHODS', 'MODEL_FREE', 'PAPER_ARCHS', 'LABELS', 'PAPER_ROOTS', 'ZOO_RECIPES', 'ZOO_MAX_TRAIN', 'feature_layer',
-           'n_layers', 'default_layer', 'protect', 'uniform_noise', 'pgd', 'perturb', 'transfer_matrix', 'scores',
-           'image_scores', 'summary', 'best_layer', 'dataset_name', 'zoo_scale', 'load_zoo', 'setting', 'eval_set',
-           'preprocessed_scores', 'finetune', 'show', 'explorer']
+__all__ = ['METHODS', 'MODEL_FREE', 'PAPER_ARCHS', 'LABELS', 'PAPER_ROOTS', 'ZOO_RECIPES', 'ZOO_MAX_TRAIN', 'PAPER_TEST_POOL',
+           'feature_layer', 'n_layers', 'default_layer', 'protect', 'uniform_noise', 'pgd', 'perturb',
+           'transfer_matrix', 'scores', 'image_scores', 'summary', 'best_layer', 'dataset_name', 'zoo_scale',
+           'load_zoo', 'setting', 'eval_set', 'preprocessed_scores', 'finetune', 'show', 'explorer']
 
 # %% ../nbs/10_fmd.ipynb #a2e8e5db
 def feature_layer(model:nn.Module, # the authorized model
@@ -285,6 +285,7 @@ def dataset_name(dataset:str, # 'mnist5k', 'fashion_mnist', 'olivetti', ... or a
 
 ZOO_RECIPES = {'olivetti': dict(image_size=32, epochs=40, batch_size=32)}  # cpu: 7 training faces per identity need small batches and many epochs
 ZOO_MAX_TRAIN = 4000  # cpu: at most this many training images per zoo (mnist5k's size), tested on 1000
+PAPER_TEST_POOL = 12000  # paper: `setting` keeps a seeded subset of this many test images (n_eval 5000 + n_select 1000 correct by all six)
 
 def zoo_scale(dataset:str, # a `data.load` name
               scale='smoke', # a scale name or `core.Scale`
@@ -301,28 +302,42 @@ def zoo_scale(dataset:str, # a `data.load` name
 def load_zoo(dataset:str='mnist5k', # dataset the models classify (see `dataset_name`)
              archs=PAPER_ARCHS, scale='smoke', seed:int=0, data_root=None, device=None, progress:bool=False,
              image_size:int|None=None, # train at this size (default: the dataset's, at least 28)
+             num_workers:int=0, # paper scale: DataLoader workers decoding the streamed training images (e.g. min(8, os.cpu_count()))
             )->dict:
-    "name -> trained classifier for each of `archs` (ImageNet: torchvision's pretrained weights)."
+    "name -> trained classifier for each of `archs` (ImageNet: torchvision's pretrained weights; paper CelebA-HQ / AffectNet: fine-tuned from them)."
+    from privbook import core
     if dataset == 'imagenet':
         dev = get_device(device)
         return {a: pmodels.build(a, 1000, pretrained=True).to(dev).eval() for a in archs}
     name = dataset_name(dataset, data_root)
+    paper = core.get_scale(scale).name == 'paper' and dataset in PAPER_ROOTS
+    kw = dict(pretrained=True, stream=True, num_workers=num_workers) if paper else {}  # as the paper: ImageNet weights, new last layer
     return {a: pmodels.pretrained_or_trained(a, name, scale=scale, seed=seed, data_root=data_root, device=device,
-                                                  image_size=image_size, progress=progress) for a in archs}
+                                                  image_size=image_size, progress=progress, **kw) for a in archs}
+
+def _test_set(name, size, seed, data_root, S, scale, num_workers):
+    "The test set `setting` returns: at paper scale a streamed imagefolder's seeded `PAPER_TEST_POOL` subset, else as loaded in memory."
+    from privbook import core, data as pdata
+    P = core.get_scale(S or scale)  # S: `zoo_scale`'s (None for ImageNet)
+    if P.name == 'paper' and name.startswith('imagefolder:'):
+        st = pdata.load(name, 'test', root=data_root, image_size=size, stream=True)
+        return st.subset(min(len(st), P.pick(smoke=200, paper=PAPER_TEST_POOL)), seed, num_workers)
+    n_test = None if S is None or S.name == 'paper' else 200 if S.name == 'smoke' else S.n_test
+    return pdata.load(name, 'test', root=data_root, image_size=size, size=n_test, seed=seed)
 
 def setting(dataset:str, # 'mnist5k', 'fashion_mnist', 'olivetti', ... or a paper dataset
             archs=PAPER_ARCHS, scale='smoke', seed:int=0, data_root=None, device=None, progress:bool=False,
+            num_workers:int=0, # paper scale: DataLoader workers decoding streamed images (e.g. min(8, os.cpu_count()))
            )->tuple:
     "(zoo: arch -> model, test set at the zoo's image size): the experiments' common setup, with `zoo_scale`'s recipe."
-    from privbook import data as pdata
     name = dataset_name(dataset, data_root)
     if dataset == 'imagenet': S, size = None, 224
     else: S, size = zoo_scale(name, scale, data_root)
     size = 224 if dataset in PAPER_ROOTS else size
-    n_test = None if S is None or S.name == 'paper' else 200 if S.name == 'smoke' else S.n_test
-    te = pdata.load(name, 'test', root=data_root, image_size=size, size=n_test, seed=seed)
+    te = _test_set(name, size, seed, data_root, S, scale, num_workers)
     # loaded in reverse order: a concurrent zoo run (models.ARCHS order) and this one then train different models first
-    zoo = load_zoo(dataset, tuple(archs)[::-1], scale=S or scale, seed=seed, data_root=data_root, device=device, progress=progress, image_size=size)
+    zoo = load_zoo(dataset, tuple(archs)[::-1], scale=S or scale, seed=seed, data_root=data_root, device=device, progress=progress,
+                   image_size=size, num_workers=num_workers)
     return {a: zoo[a] for a in archs}, te
 
 def eval_set(zoo:dict, # name -> classifier

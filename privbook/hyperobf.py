@@ -312,6 +312,7 @@ class Faces:
     num_classes:int
     name:str
     note:str=''
+    pretrained:bool|str=False  # weights `pretrain_extractor` starts from (`models.build`'s `pretrained`; paper scale: True, torchvision's ImageNet ResNet-18)
     @property
     def channels(self): return self.train_x.shape[1]
     def to(self, device):
@@ -326,6 +327,10 @@ def _per_class(x, y, n, offset=0):
     for c in y.unique():
         keep[torch.nonzero(y == c).flatten()[offset:offset+n]] = True
     return x[keep], y[keep]
+
+def _rows(x, idx:torch.Tensor)->torch.Tensor:
+    "Images `idx` of `x`: a tensor, or a `data.ImageFolderStream` that decodes only those."
+    return x.take(idx)[0] if isinstance(x, pdata.ImageFolderStream) else x[idx]
 
 def load_faces(dataset:str='auto', # 'auto' (olivetti, else mnist5k), 'olivetti', 'mnist5k' or 'imagefolder:PATH'
                root=None, # dataset root
@@ -354,8 +359,9 @@ def load_faces(dataset:str='auto', # 'auto' (olivetti, else mnist5k), 'olivetti'
         n_public, n_train, n_test = n_public or 4, n_train or 7, n_test or 3
         x, y = _per_class(x, y, max(10, n_train + n_test))
         x = F.interpolate(x, size=(image_size, image_size), mode='bilinear', antialias=True, align_corners=False).clamp(0, 1)
-    elif isinstance(dataset, str) and dataset.startswith('imagefolder:'):
-        x, y = pdata.load(dataset, 'all', root=root, image_size=image_size).tensors
+    elif isinstance(dataset, str) and dataset.startswith('imagefolder:'):  # streamed: only the images kept below are decoded
+        x = pdata.load(dataset, 'all', root=root, image_size=image_size, stream=True)
+        y = x.targets
         n_public, n_train, n_test = n_public or 20, n_train or 25, n_test or 10
     else: raise ValueError(f"dataset: expected 'auto', 'olivetti', 'mnist5k' or 'imagefolder:PATH', got {dataset!r}")
     ids = torch.unique(y)[torch.randperm(len(torch.unique(y)), generator=torch.Generator().manual_seed(seed))]
@@ -365,12 +371,14 @@ def load_faces(dataset:str='auto', # 'auto' (olivetti, else mnist5k), 'olivetti'
     m = torch.isin(y, pub)
     remap = torch.full((int(y.max()) + 1,), -1, dtype=torch.long)
     remap[priv] = torch.arange(len(priv))
-    xp, yp = x[torch.isin(y, priv)], remap[y[torch.isin(y, priv)]]
-    trx, trY = _per_class(xp, yp, n_train)
-    tex, teY = _per_class(xp, yp, n_test, offset=n_train)
+    ip = torch.nonzero(torch.isin(y, priv)).flatten()  # indices of the private images: only the kept ones are read
+    yp = remap[y[ip]]
+    itr, trY = _per_class(ip, yp, n_train)
+    ite, teY = _per_class(ip, yp, n_test, offset=n_train)
     pmap = torch.full_like(remap, -1)
     pmap[pub] = torch.arange(len(pub))
-    return Faces(x[m], pmap[y[m]], trx, trY, tex, teY, len(priv), dataset, note)
+    im = torch.nonzero(m).flatten()
+    return Faces(_rows(x, im), pmap[y[im]], _rows(x, itr), trY, _rows(x, ite), teY, len(priv), dataset, note)
 
 # %% ../nbs/20_hyperobf.ipynb #199f4ca3
 def faces_for_scale(scale, # a `core.Scale` (or its name)
@@ -383,7 +391,10 @@ def faces_for_scale(scale, # a `core.Scale` (or its name)
         if not (isinstance(dataset, str) and dataset.startswith('imagefolder:')):
             raise FileNotFoundError(f"dataset: paper scale uses FaceScrub; pass dataset='imagefolder:/path/to/facescrub' "
                                     f"(one folder per identity, >= 35 images each), got {dataset!r}")
-        return load_faces(dataset, root, image_size=64, n_public=20, n_private=51, n_train=25, n_test=10, seed=seed)
+        f = load_faces(dataset, root, image_size=64, n_public=S.pick(smoke=4, paper=20), n_private=S.pick(smoke=6, paper=51),
+                       n_train=S.pick(smoke=5, paper=25), n_test=S.pick(smoke=3, paper=10), seed=seed)  # smoke's: the dry run's
+        f.pretrained = True  # the thesis's recognizer starts from a pretrained ResNet-18: torchvision's ImageNet weights
+        return f
     if S.name == 'smoke': return load_faces(dataset, root, image_size=32, n_private=6, n_train=5, n_test=3, seed=seed)
     return load_faces(dataset, root, image_size=32, seed=seed)
 
@@ -394,15 +405,16 @@ def train_recognizer(x:torch.Tensor, y:torch.Tensor, num_classes:int,
                      batch_size:int=32, lr:float=1e-3, # batch and peak learning rate
                      seed:int=0, device=None, arch:str='resnet18',
                      init:nn.Module|None=None, # a pretrained recognizer to fine-tune (its head is replaced); None: from scratch
+                     pretrained:bool|str=False, # without `init`: start from `models.build`'s pretrained weights (True: torchvision's) with a new head
                     )->nn.Module:
-    "ResNet-18 face recognizer trained with Adam on a one-cycle schedule, from scratch or fine-tuned from `init`."
+    "ResNet-18 face recognizer trained with Adam on a one-cycle schedule, from scratch, from torchvision weights or fine-tuned from `init`."
     check_positive(epochs, 'epochs', integer=True, minimum=1)
     if patience is not None: check_positive(patience, 'patience', integer=True, minimum=1)
     if init is not None and not isinstance(init, nn.Module): raise TypeError(f"init: expected a recognizer (nn.Module), got {type(init).__name__}")
     dev = get_device(device) if device is not None else x.device
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
-    if init is None: m = models.build(arch, num_classes, in_channels=x.shape[1], image_size=max(64, x.shape[-1]))
+    if init is None: m = models.build(arch, num_classes, in_channels=x.shape[1], image_size=max(64, x.shape[-1]), pretrained=pretrained)
     else:
         m = copy.deepcopy(init)
         parent, name = _head(m)
@@ -438,7 +450,8 @@ def _head(model):
 
 def pretrain_extractor(faces:Faces, # the identity split: only its *public* identities are used
                        seed:int=0, epochs:int=20, **kw)->nn.Module:
-    "A ResNet-18 trained to tell the public identities apart: the pretrained face feature extractor (never sees a private identity)."
+    "A ResNet-18 trained to tell the public identities apart (from `faces.pretrained`'s weights): the face feature extractor (never sees a private identity)."
+    kw.setdefault('pretrained', faces.pretrained)
     return train_recognizer(faces.public_x, faces.public_y, int(faces.public_y.max()) + 1, epochs=epochs, seed=seed, **kw)
 
 @torch.no_grad()

@@ -4,21 +4,22 @@
 
 # %% ../nbs/02_models.ipynb #aa043a0d
 from __future__ import annotations
-import os, json, time, math, hashlib, warnings
+import os, json, time, math, hashlib, itertools, warnings
 from collections import OrderedDict
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 import torchvision
 from torchvision import transforms as T
-from torch.utils.data import TensorDataset, DataLoader
+from torch.utils.data import TensorDataset, Dataset, DataLoader
 from tqdm.auto import tqdm
 from . import core
 from .core import get_scale, get_device, seed_everything, check_images, check_labels, atomic_write_text, Scale, cache_dir
 from . import data as pdata
 
 # %% auto #0
-__all__ = ['ARCHS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PEAK_LR', 'EPOCH_FACTOR', 'MAX_BATCH', 'RECIPE', 'ARCH_RECIPE', 'build',
-           'conv_layers', 'last_linear', 'fit', 'predict', 'accuracy', 'correct_by_all', 'pretrained_or_trained']
+__all__ = ['ARCHS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PEAK_LR', 'EPOCH_FACTOR', 'MAX_BATCH', 'RECIPE', 'ARCH_RECIPE',
+           'FINETUNE_LR_FACTOR', 'build', 'conv_layers', 'last_linear', 'fit', 'predict', 'accuracy', 'correct_by_all',
+           'pretrained_or_trained']
 
 # %% ../nbs/02_models.ipynb #3122e660
 ARCHS = ('vgg11', 'vgg16', 'vgg19', 'resnet18', 'resnet34', 'wide_resnet50_2', 'mobilenet_v2', 'densenet121', 'googlenet', 'alexnet')
@@ -220,8 +221,38 @@ def _xy(ds_or_x, y=None):
     if isinstance(ds_or_x, TensorDataset): return ds_or_x.tensors[0], ds_or_x.tensors[1]
     return ds_or_x, y
 
+def _is_stream(ds)->bool:
+    "Whether `ds` is a map-style dataset of (image, label) items read through a `DataLoader` (anything but a `TensorDataset`)."
+    return isinstance(ds, Dataset) and not isinstance(ds, TensorDataset)
+
+class _SeededBatches:
+    "Index batches of `epochs` epochs, each `torch.randperm(n, generator=g).split(batch_size)`: the tensor path's order."
+    def __init__(self, n:int, batch_size:int, g:torch.Generator, epochs:int):
+        self.n, self.batch_size, self.g, self.epochs = n, batch_size, g, epochs
+    def __len__(self): return self.epochs * math.ceil(self.n/self.batch_size)
+    def __iter__(self):  # lazy: a DataLoader may call iter() and drop the result (worker processes do) without drawing from `g`
+        for _ in range(self.epochs):
+            for b in torch.randperm(self.n, generator=self.g).split(self.batch_size): yield b.tolist()
+
+def _loader(ds:Dataset, num_workers, dev:torch.device, **kw)->DataLoader:
+    "A DataLoader over `ds` with `num_workers` worker processes (checked), pinned memory for CUDA."
+    if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+        raise ValueError(f"num_workers: expected an int >= 0, got {num_workers!r}")
+    return DataLoader(ds, num_workers=int(num_workers), pin_memory=dev.type == 'cuda', **kw)
+
+def _check_stream(model, ds, name:str)->int:
+    "len(`ds`) after checking it is non-empty and its first item is an (image, int label) the model takes."
+    try: n = len(ds)
+    except TypeError: raise TypeError(f"{name}: expected a map-style Dataset with a length, got {type(ds).__name__}") from None
+    if n == 0: raise ValueError(f"{name}: the dataset is empty")
+    item = ds[0]
+    if not isinstance(item, (tuple, list)) or len(item) != 2 or not isinstance(item[0], torch.Tensor):
+        raise TypeError(f"{name}: expected items (image tensor C x H x W, label), got {type(item).__name__}")
+    _check_input(model, item[0][None], name)
+    return n
+
 def fit(model:nn.Module, # model to train in place
-        train:TensorDataset, # training images and labels
+        train:TensorDataset|Dataset, # training images and labels: a TensorDataset, or any map-style Dataset of (image, label)
         epochs:int=1, # passes over `train`
         lr:float|None=None, # peak learning rate (default per architecture)
         batch_size:int=64, # minibatch size
@@ -229,12 +260,18 @@ def fit(model:nn.Module, # model to train in place
         device=None, # device; default: the model's
         seed:int=0, # seed of the shuffling
         progress:bool=True, # show a progress bar
+        num_workers:int=0, # DataLoader worker processes for a Dataset that is not a TensorDataset (e.g. min(8, os.cpu_count()))
        )->nn.Module:
     "Train `model` on `train` with AdamW, warm-up + cosine schedule; returns it in eval mode."
-    x, y = _xy(train)
-    _check_input(model, x, 'train')
+    stream = _is_stream(train)
     nc = getattr(model, 'num_classes', None)
-    check_labels(y, len(x), 'train labels', num_classes=nc if isinstance(nc, int) else None)
+    nc = nc if isinstance(nc, int) else None
+    if stream: n = _check_stream(model, train, 'train')
+    else:
+        x, y = _xy(train)
+        _check_input(model, x, 'train')
+        check_labels(y, len(x), 'train labels', num_classes=nc)
+        n = len(x)
     epochs, batch_size = _int_arg(epochs, 'epochs', 1), _int_arg(batch_size, 'batch_size', 1)
     if lr is not None and (isinstance(lr, bool) or not isinstance(lr, (int, float, np.integer, np.floating)) or not 0 < lr < math.inf): raise ValueError(f"lr: expected a finite number > 0 or None, got {lr!r}")
     if isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float, np.integer, np.floating)) or not 0 <= weight_decay < math.inf: raise ValueError(f"weight_decay: expected a finite number >= 0, got {weight_decay!r}")
@@ -244,13 +281,21 @@ def fit(model:nn.Module, # model to train in place
     # fused AdamW: the same update as the default (to float rounding) in one kernel per step
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=weight_decay, fused=dev.type in ('cpu', 'cuda'))
     g = torch.Generator().manual_seed(seed)
-    steps = epochs * math.ceil(len(x)/batch_size)
+    steps = epochs * math.ceil(n/batch_size)
     warm = max(1, steps//5)  # linear warm-up, then cosine decay to 0 (a one-cycle schedule)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: (i+1)/warm if i < warm else 0.5*(1+math.cos(math.pi*(i-warm)/max(1, steps-warm))))
     bar = tqdm(total=steps, disable=not progress, desc=f"fit {getattr(model, 'arch', '')}", leave=False)
+    # a streamed dataset is read in the batches the tensor path would take (the same seed, the same images per step),
+    # in one DataLoader pass over every epoch: worker processes start once
+    batches = iter(_loader(train, num_workers, dev, batch_sampler=_SeededBatches(n, batch_size, g, epochs))) if stream else None
     for ep in range(epochs):
-        for idx in torch.randperm(len(x), generator=g).split(batch_size):
-            xb, yb = x[idx].to(dev), y[idx].to(dev)
+        if stream: it = itertools.islice(batches, math.ceil(n/batch_size))
+        else: it = ((x[idx], y[idx]) for idx in torch.randperm(n, generator=g).split(batch_size))
+        for xb, yb in it:
+            if stream:
+                _check_input(model, xb, 'train')
+                check_labels(yb, len(xb), 'train labels', num_classes=nc)
+            xb, yb = xb.to(dev), yb.to(dev)
             loss = F.cross_entropy(model(xb), yb)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -261,26 +306,50 @@ def fit(model:nn.Module, # model to train in place
     bar.close()
     return model.eval()
 
+def _stream_batches(model, ds, batch_size, num_workers, name):
+    "(images, labels) batches of a streamed dataset, in order, each checked against the model."
+    _check_stream(model, ds, name)
+    batch_size = _int_arg(batch_size, 'batch_size', 1)
+    for xb, yb in _loader(ds, num_workers, next(model.parameters()).device, batch_size=batch_size):
+        yield _check_input(model, xb, name), yb
+
 @torch.no_grad()
 def predict(model:nn.Module, # classifier
-            x:torch.Tensor, # images in [0,1]
+            x:torch.Tensor|Dataset, # images in [0,1], or a map-style Dataset of (image, label) read in order
             batch_size:int=256, # evaluation batch size
+            num_workers:int=0, # DataLoader worker processes when `x` is a Dataset
            )->torch.Tensor:
     "Logits of `model` on `x`, computed in batches in eval mode on the model's device (returned on CPU)."
-    _check_input(model, x, 'x')
+    stream = _is_stream(x)
+    if not stream: _check_input(model, x, 'x')
     batch_size = _int_arg(batch_size, 'batch_size', 1)
     dev = next(model.parameters()).device
     was = model.training
     model.eval()
-    out = torch.cat([model(xb.to(dev)).float().cpu() for xb in x.split(batch_size)])
-    model.train(was)
+    batches = (b for b, _ in _stream_batches(model, x, batch_size, num_workers, 'x')) if stream else x.split(batch_size)
+    try: out = torch.cat([model(xb.to(dev)).float().cpu() for xb in batches])
+    finally: model.train(was)
     return out
 
 def accuracy(model:nn.Module, # classifier
-             x:torch.Tensor|TensorDataset, # images in [0,1], or a dataset
+             x:torch.Tensor|Dataset, # images in [0,1], or a dataset (a TensorDataset, or any Dataset of (image, label))
              y:torch.Tensor|None=None, # labels (omit with a dataset)
-             batch_size:int=256)->float:
+             batch_size:int=256,
+             num_workers:int=0, # DataLoader worker processes when `x` is a streamed Dataset
+            )->float:
     "Fraction of `x` that `model` classifies as `y` (in [0,1])."
+    if _is_stream(x):
+        if y is not None: raise ValueError("y: omit the labels when x is a Dataset (its items carry them)")
+        dev, was = next(model.parameters()).device, model.training
+        model.eval()
+        right, total = 0, 0
+        try:
+            with torch.no_grad():
+                for xb, yb in _stream_batches(model, x, batch_size, num_workers, 'x'):
+                    right += (model(xb.to(dev)).argmax(1).cpu() == check_labels(yb, len(xb))).sum().item()
+                    total += len(yb)
+        finally: model.train(was)
+        return right / total
     x, y = _xy(x, y)
     _check_input(model, x, 'x')
     check_labels(y, len(x))
@@ -301,6 +370,7 @@ def correct_by_all(models:dict|list, # classifiers
 # %% ../nbs/02_models.ipynb #1fb03fe2
 RECIPE = 2  # bump when `build` or `fit` change what a cached checkpoint holds: old checkpoints are then ignored
 ARCH_RECIPE = {'alexnet': 3, 'wide_resnet50_2': 4}  # per-architecture bumps (their PEAK_LR / EPOCH_FACTOR / MAX_BATCH changed; WRN 4: fused AdamW)
+FINETUNE_LR_FACTOR = 0.1  # fine-tuning pretrained weights: a tenth of the architecture's peak learning rate, so the warm-up does not wipe them
 
 
 def _save_atomic(obj, path):
@@ -325,6 +395,13 @@ def _load_checkpoint(model:nn.Module, # the freshly built model to load into
     model.info = ck['info']
     return True
 
+def _pretrained_tag(pretrained)->str:
+    "The cache-key suffix of `pretrained`: '' (from scratch: the keys of before), '-pt' (torchvision's weights), '-pt<md5 of the path>'."
+    if pretrained is False: return ''
+    if pretrained is True: return '-pt'
+    if not isinstance(pretrained, (str, Path)): raise TypeError(f"pretrained: expected True, False or a weights path, got {type(pretrained).__name__}")
+    return '-pt' + hashlib.md5(str(Path(pretrained).expanduser().absolute()).encode(), usedforsecurity=False).hexdigest()[:8]
+
 def pretrained_or_trained(arch:str, # one of `ARCHS`
                           dataset:str='mnist5k', # dataset name for `data.load`
                           scale:str|Scale='smoke', # decides n_train, epochs, batch size
@@ -335,7 +412,11 @@ def pretrained_or_trained(arch:str, # one of `ARCHS`
                           channels:int|None=None, # convert images to this many channels
                           epochs:int|None=None, # override the scale's epochs
                           retrain:bool=False, # ignore the cache
-                          progress:bool=True)->nn.Module:
+                          progress:bool=True,
+                          pretrained:bool|str|Path=False, # fine-tune `build`'s pretrained weights (True: torchvision's, from the hub cache) with a new last layer
+                          stream:bool=False, # 'imagefolder:PATH' datasets: read train and test images from disk per batch (`data.ImageFolderStream`)
+                          num_workers:int=0, # DataLoader worker processes decoding streamed images (e.g. min(8, os.cpu_count()))
+                         )->nn.Module:
     "A model of `arch` trained on `dataset` at `scale`, from the cache if trained before; `.info` has its test accuracy."
     s = get_scale(scale)
     dev = get_device(device)
@@ -348,20 +429,26 @@ def pretrained_or_trained(arch:str, # one of `ARCHS`
     preset = core.SCALES.get(s.name)
     tag = s.name + ('' if preset and (preset.n_train, preset.n_test) == (s.n_train, s.n_test) else f'-n{s.n_train}-t{s.n_test}')
     key = f'v{ARCH_RECIPE.get(arch, RECIPE)}-{arch}-{dataset.replace(":", "_").replace("/", "_")}-{tag}-s{seed}-{ch}x{size}-e{ep}'
+    key += _pretrained_tag(pretrained)
     path = cache_dir()/f'{key}.pt'
-    model = build(arch, num_classes=spec.classes if spec else len(pdata.load(dataset, 'train', root=data_root).classes),
-                  in_channels=ch, image_size=size)
+    if not isinstance(stream, bool): raise TypeError(f"stream: expected True or False, got {stream!r}")
+    folder = dataset.startswith('imagefolder:')  # its classes come from the file list, without decoding an image
+    nc = spec.classes if spec else len(pdata.load(dataset, 'train', root=data_root, stream=folder).classes)
+    model = build(arch, num_classes=nc, in_channels=ch, image_size=size, pretrained=pretrained)
     if path.exists() and not retrain and _load_checkpoint(model, path): return model.to(dev).eval()
     seed_everything(seed)
-    model = build(arch, num_classes=model.num_classes, in_channels=ch, image_size=size)
-    kw = dict(root=data_root, channels=ch, image_size=size)
+    model = build(arch, num_classes=model.num_classes, in_channels=ch, image_size=size, pretrained=pretrained)
+    kw = dict(root=data_root, channels=ch, image_size=size, **({'stream': True} if stream else {}))
     tr = pdata.load(dataset, 'train', size=s.n_train, seed=seed, **kw)
     te = pdata.load(dataset, 'test', size=s.n_test, seed=seed, **kw)
     t0, c0 = time.perf_counter(), time.process_time()
     bs = min(s.batch_size, MAX_BATCH.get(arch, s.batch_size))
-    fit(model, tr, epochs=ep, batch_size=bs, device=dev, seed=seed, progress=progress)
+    lr = PEAK_LR.get(arch, 2e-3) * FINETUNE_LR_FACTOR if pretrained is not False else None
+    fit(model, tr, epochs=ep, lr=lr, batch_size=bs, device=dev, seed=seed, progress=progress, num_workers=num_workers)
     secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     model.info = dict(arch=arch, dataset=dataset, scale=s.name, seed=seed, epochs=ep, batch_size=bs, n_train=len(tr), n_test=len(te),
-                      test_accuracy=accuracy(model, te), train_seconds=secs, train_cpu_seconds=cpu, device=str(dev), threads=torch.get_num_threads())
+                      test_accuracy=accuracy(model, te, num_workers=num_workers), train_seconds=secs, train_cpu_seconds=cpu,
+                      device=str(dev), threads=torch.get_num_threads())
+    if pretrained is not False: model.info.update(pretrained=str(pretrained), lr=lr, dry=s.dry)
     _save_atomic(dict(state_dict={k: v.cpu() for k, v in model.state_dict().items()}, info=model.info), path)
     return model.eval()
