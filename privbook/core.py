@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 
 # %% auto #0
-__all__ = ['SCALES', 'DRY_ENV', 'Scale', 'dry_pick', 'paper_dry', 'get_scale', 'pick_sizes', 'get_device', 'seed_everything',
-           'check_images', 'check_labels', 'check_positive', 'git_revision', 'atomic_write_text', 'code_revision',
-           'Recorder', 'read_results', 'cache_dir', 'recorded_results', 'Run', 'setup_run']
+__all__ = ['SCALES', 'DRY_ENV', 'DRY_SIZES', 'Scale', 'dry_pick', 'paper_dry', 'get_scale', 'pick_sizes', 'get_device',
+           'seed_everything', 'check_images', 'check_labels', 'check_positive', 'git_revision', 'atomic_write_text',
+           'code_revision', 'Recorder', 'read_results', 'cache_dir', 'recorded_results', 'Run', 'setup_run']
 
 # %% ../nbs/00_core.ipynb #a2b3751c
 @dataclass(frozen=True)
@@ -44,6 +44,7 @@ SCALES = {
 
 # %% ../nbs/00_core.ipynb #9de894de
 DRY_ENV = 'PRIVBOOK_PAPER_DRY'  # set (to 1) by `make paper-dry`: scale='paper' then runs the paper's code path at smoke sizes
+DRY_SIZES = dict(n_train=48, n_test=24, n_eval=8, epochs=1, steps=2, batch_size=16, repeats=1)  # the dry run's `Scale` fields: below smoke's (224 px on a CPU)
 
 def _count_like(v):
     "Numbers, None ('all') and lists of numbers are counts, budgets and grids; names, flags and everything else are not."
@@ -64,13 +65,11 @@ def paper_dry()->bool:
 
 def get_scale(scale:str|Scale='smoke', # a name in `SCALES` or a `Scale`
               **overrides)->Scale:      # fields to replace, e.g. `epochs=2`
-    "The `Scale` preset called `scale`, with `overrides` applied; 'paper' in a paper dry run has smoke's counts and `dry=True`."
+    "The `Scale` preset called `scale`, with `overrides` applied; 'paper' in a paper dry run has `DRY_SIZES` and `dry=True`."
     if isinstance(scale, Scale): s = scale
     elif isinstance(scale, str) and scale in SCALES: s = SCALES[scale]
     else: raise ValueError(f"scale: expected one of {list(SCALES)} or a Scale, got {scale!r}")
-    if s.name == 'paper' and not s.dry and paper_dry():
-        small = SCALES['smoke']
-        s = replace(s, dry=True, **{f: getattr(small, f) for f in ('n_train', 'n_test', 'n_eval', 'epochs', 'steps', 'batch_size', 'repeats')})
+    if s.name == 'paper' and not s.dry and paper_dry(): s = replace(s, dry=True, **DRY_SIZES)
     return replace(s, **overrides) if overrides else s
 
 def pick_sizes(table:dict, # scale name -> dict of sizes (e.g. a module's `SIZES[domain]`)

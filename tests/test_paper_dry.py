@@ -30,13 +30,13 @@ def test_params_are_notebook_parameters():
         cli.check_params(nb, {k: v.replace('DATA', '/x') if isinstance(v, str) else v for k, v in params.items()})  # raises on a bad name or type
 
 
-def test_imagefolders_have_smoke_counts(standins):
+def test_imagefolders_have_the_dry_counts(standins):
     tool, root = standins
-    small = core.SCALES['smoke']
+    small = core.DRY_SIZES
     for name in ('imagenet', 'celebahq', 'affectnet'):
         tr = data.load(f'imagefolder:{root/name}', 'train', stream=True)
         te = data.load(f'imagefolder:{root/name}', 'test', stream=True)
-        assert len(tr) >= small.n_train and len(te) >= small.n_test, name
+        assert len(tr) >= small['n_train'] and len(te) >= small['n_test'], name
         x, y = te.tensors(4)
         assert x.shape[1:] == (3, 224, 224) and y.max() < len(te.classes)
     assert len(data.load(f"imagefolder:{root/'celeba'}", 'all', stream=True)) > 0

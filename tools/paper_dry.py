@@ -3,7 +3,7 @@
 A paper-scale run needs the papers' datasets, ImageNet-pretrained weights and a GPU. This run has none of them and
 still takes the paper's code path: the same loaders (ImageFolder roots, MNIST / QMNIST idx files), the same model
 builders with `pretrained=True`, the same attacks. Only the counts shrink (`PRIVBOOK_PAPER_DRY=1`: see
-`privbook.core.get_scale`). What it makes, in a work folder (default `build/paper-dry`, reused between runs):
+`privbook.core.get_scale` and `DRY_SIZES`). What it makes, in a work folder (default `build/paper-dry`, reused between runs):
 
 - `data/`: ImageFolders at the papers' resolutions for ImageNet, CelebA-HQ, AffectNet, FaceScrub and CelebA (a few
   classes x a few JPEGs of class-coloured shapes), and MNIST / Fashion-MNIST / QMNIST idx files built from the 5,000
@@ -24,12 +24,12 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 # ImageFolder stand-ins: folder under data/ -> (sub-folders, classes, images per class in each sub-folder, side in pixels)
-# (smoke's counts: 256 training and 128 test images; HyperObf's FaceScrub split: 20 public + private identities)
-FOLDERS = {'imagenet': (('train', 'val'), 3, (90, 45), 256), 'celebahq': (('train', 'test'), 3, (90, 45), 256),
-           'affectnet': (('train', 'test'), 3, (90, 45), 224), 'facescrub': (('train', 'test'), 30, (30, 6), 96),
+# (at least `core.DRY_SIZES`' 48 training and 24 test images; HyperObf's FaceScrub split: public + private identities)
+FOLDERS = {'imagenet': (('train', 'val'), 3, (20, 10), 256), 'celebahq': (('train', 'test'), 3, (20, 10), 256),
+           'affectnet': (('train', 'test'), 3, (20, 10), 224), 'facescrub': (('train', 'test'), 30, (30, 6), 96),
            'celeba': (('',), 4, (64,), 96)}
 # notebook -> the paper parameters that point it at the stand-ins (DATA is replaced by the data folder), and counts
-# that smoke's sizes leave too large for a CPU dry run (iterations of an attack that never succeeds on random weights)
+# that smoke's values leave too large for a CPU dry run (iterations of an attack that never succeeds on random weights)
 PARAMS = {
     '21_hyperobf_static': dict(dataset='imagefolder:DATA/facescrub'),
     '22_hyperobf_mixinv': dict(dataset='imagefolder:DATA/facescrub'),
