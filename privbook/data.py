@@ -14,8 +14,8 @@ from .core import check_images, check_positive, cache_dir
 
 # %% auto #0
 __all__ = ['DATASETS', 'SPLITS', 'PREPROCESSING', 'CHECKSUMS', 'data_root', 'DataFileError', 'Spec', 'register',
-           'stratified_split', 'load', 'ImageFolderStream', 'gaussian_blur', 'jpeg', 'rescale', 'median', 'bit_depth',
-           'preprocess', 'available', 'verify']
+           'stratified_split', 'load', 'ImageFolderStream', 'Relabeled', 'gaussian_blur', 'jpeg', 'rescale', 'median',
+           'bit_depth', 'preprocess', 'available', 'verify']
 
 # %% ../nbs/01_data.ipynb #b26e1d1b
 def data_root(root:str|Path|None=None # explicit root; wins over the environment
@@ -520,6 +520,19 @@ class ImageFolderStream(Dataset):
         ds = TensorDataset(*self.tensors(n, seed, num_workers))
         ds.name, ds.split, ds.classes = self.name, self.split, self.classes
         return ds
+
+# %% ../nbs/01_data.ipynb #a1e1ab31
+class Relabeled(Dataset):
+    "`ds` with every label replaced by `fn(label)` (e.g. a cross-task labeling); the images are read from `ds` untouched."
+    def __init__(self, ds:Dataset, # any map-style dataset of (image, label), e.g. an `ImageFolderStream`
+                 fn): # label tensor -> new label tensor, e.g. `lambda t: t % 2`
+        if not callable(fn): raise TypeError(f"fn: expected a function of the labels, got {type(fn).__name__}")
+        self.ds, self.fn = ds, fn
+    def __len__(self): return len(self.ds)
+    def __getitem__(self, i):
+        x, y = self.ds[i]
+        return x, self.fn(torch.as_tensor(y))
+
 
 # %% ../nbs/01_data.ipynb #5a8303eb
 def gaussian_blur(x:torch.Tensor, # images in [0,1]
