@@ -44,7 +44,7 @@ SCALES = {
 
 # %% ../nbs/00_core.ipynb #9de894de
 DRY_ENV = 'PRIVBOOK_PAPER_DRY'  # set (to 1) by `make paper-dry`: scale='paper' then runs the paper's code path at smoke sizes
-DRY_SIZES = dict(n_train=48, n_test=24, n_eval=8, epochs=1, steps=2, batch_size=16, repeats=1)  # the dry run's `Scale` fields: below smoke's (224 px on a CPU)
+DRY_SIZES = dict(n_train=16, n_test=24, n_eval=8, epochs=1, steps=2, batch_size=8, repeats=1)  # the dry run's `Scale` fields: below smoke's (224 px on a CPU)
 
 def _count_like(v):
     "Numbers, None ('all') and lists of numbers are counts, budgets and grids; names, flags and everything else are not."

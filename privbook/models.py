@@ -425,7 +425,7 @@ def pretrained_or_trained(arch:str, # one of `ARCHS`
     spec = pdata.DATASETS.get(dataset)
     size = image_size or (max(28, spec.size) if spec else 224)
     ch = channels or (spec.channels if spec else 3)
-    ep = epochs or max(1, round(s.epochs * EPOCH_FACTOR.get(arch, 1)))
+    ep = epochs or (1 if s.dry else max(1, round(s.epochs * EPOCH_FACTOR.get(arch, 1))))   # a paper dry run: one epoch, any model
     preset = core.SCALES.get(s.name)
     tag = s.name + ('' if preset and (preset.n_train, preset.n_test) == (s.n_train, s.n_test) else f'-n{s.n_train}-t{s.n_test}')
     key = f'v{ARCH_RECIPE.get(arch, RECIPE)}-{arch}-{dataset.replace(":", "_").replace("/", "_")}-{tag}-s{seed}-{ch}x{size}-e{ep}'

@@ -24,19 +24,22 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 # ImageFolder stand-ins: folder under data/ -> (sub-folders, classes, images per class in each sub-folder, side in pixels)
-# (at least `core.DRY_SIZES`' 48 training and 24 test images; HyperObf's FaceScrub split: public + private identities)
-FOLDERS = {'imagenet': (('train', 'val'), 3, (20, 10), 256), 'celebahq': (('train', 'test'), 3, (20, 10), 256),
-           'affectnet': (('train', 'test'), 3, (20, 10), 224), 'facescrub': (('train', 'test'), 30, (30, 6), 96),
+# (at least `core.DRY_SIZES`' 16 training and 24 test images; FaceScrub is one folder per identity, as HyperObf reads it:
+# the model-inversion notebooks split it into train and test themselves)
+FOLDERS = {'imagenet': (('train', 'val'), 3, (8, 8), 256), 'celebahq': (('train', 'test'), 3, (8, 8), 256),
+           'affectnet': (('train', 'test'), 3, (8, 8), 224), 'facescrub': (('',), 30, (36,), 96),
            'celeba': (('',), 4, (64,), 96)}
-# notebook -> the paper parameters that point it at the stand-ins (DATA is replaced by the data folder), and counts
-# that smoke's values leave too large for a CPU dry run (iterations of an attack that never succeeds on random weights)
+# notebook -> the paper parameters that point it at the stand-ins (DATA is replaced by the data folder), counts that
+# smoke's values leave too large for 224-pixel models on a CPU, and datasets whose code path another one already runs
 PARAMS = {
     '21_hyperobf_static': dict(dataset='imagefolder:DATA/facescrub'),
     '22_hyperobf_mixinv': dict(dataset='imagefolder:DATA/facescrub'),
     '23_hyperobf_latency': dict(dataset='imagefolder:DATA/facescrub'),
     '24_hyperobf_sensitivity': dict(dataset='imagefolder:DATA/facescrub'),
     '25_hyperobf_strong': dict(dataset='imagefolder:DATA/facescrub'),
-    '41_fakegrad_table1': dict(imagenet_root='DATA/imagenet', deepfool_steps=3, compare_steps=1),
+    '11_fmd_transfer': dict(datasets="['imagenet', 'celebahq']", robust_datasets="['celebahq']"),  # AffectNet: CelebA-HQ's path
+    '41_fakegrad_table1': dict(imagenet_root='DATA/imagenet', deepfool_steps=3, compare_steps=1, n_attack=2, pgd_steps=2,
+                               square_queries=4, time_repeats=1),
     '42_fakegrad_scaling': dict(deepfool_steps=3),
     '43_fakegrad_adaptive': dict(deepfool_steps=3),
     '51_midefense_table1': dict(facescrub_root='DATA/facescrub', celeba_root='DATA/celeba'),
