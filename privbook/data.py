@@ -14,8 +14,8 @@ from .core import check_images, check_positive, cache_dir
 
 # %% auto #0
 __all__ = ['DATASETS', 'SPLITS', 'PREPROCESSING', 'CHECKSUMS', 'data_root', 'DataFileError', 'Spec', 'register',
-           'stratified_split', 'load', 'ImageFolderStream', 'Relabeled', 'gaussian_blur', 'jpeg', 'rescale', 'median',
-           'bit_depth', 'preprocess', 'available', 'verify']
+           'stratified_split', 'check_workers', 'load', 'ImageFolderStream', 'Relabeled', 'gaussian_blur', 'jpeg',
+           'rescale', 'median', 'bit_depth', 'preprocess', 'available', 'verify']
 
 # %% ../nbs/01_data.ipynb #b26e1d1b
 def data_root(root:str|Path|None=None # explicit root; wins over the environment
@@ -410,6 +410,12 @@ def _convert(x, channels, image_size):
         if hw != tuple(x.shape[-2:]): x = F.interpolate(x, size=hw, mode='bilinear', antialias=True, align_corners=False).clamp_(0, 1)
     return x
 
+def check_workers(num_workers)->int:
+    "`num_workers` as an int if it is a valid DataLoader worker count (an int >= 0); else a ValueError naming it."
+    if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
+        raise ValueError(f"num_workers: expected an int >= 0, got {num_workers!r}")
+    return int(num_workers)
+
 def _subset_index(n:int, size:int, seed:int)->np.ndarray:
     "The sorted indices of `load`'s seeded `size` subset of `n` images."
     return np.sort(np.random.default_rng(seed).permutation(n)[:size])
@@ -500,9 +506,7 @@ class ImageFolderStream(Dataset):
         if not idx: raise ValueError("indices: expected at least one index")
         bad = [i for i in idx if not -len(self) <= i < len(self)]
         if bad: raise IndexError(f"indices: {bad[:5]} outside the {len(self)} images")
-        if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
-            raise ValueError(f"num_workers: expected an int >= 0, got {num_workers!r}")
-        dl = DataLoader(Subset(self, idx), batch_size=64, num_workers=int(num_workers))
+        dl = DataLoader(Subset(self, idx), batch_size=64, num_workers=check_workers(num_workers))
         xs, ys = zip(*dl)
         return torch.cat(xs), torch.cat(ys)
 

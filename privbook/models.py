@@ -236,9 +236,7 @@ class _SeededBatches:
 
 def _loader(ds:Dataset, num_workers, dev:torch.device, **kw)->DataLoader:
     "A DataLoader over `ds` with `num_workers` worker processes (checked), pinned memory for CUDA."
-    if isinstance(num_workers, bool) or not isinstance(num_workers, (int, np.integer)) or num_workers < 0:
-        raise ValueError(f"num_workers: expected an int >= 0, got {num_workers!r}")
-    return DataLoader(ds, num_workers=int(num_workers), pin_memory=dev.type == 'cuda', **kw)
+    return DataLoader(ds, num_workers=pdata.check_workers(num_workers), pin_memory=dev.type == 'cuda', **kw)
 
 def _check_stream(model, ds, name:str)->int:
     "len(`ds`) after checking it is non-empty and its first item is an (image, int label) the model takes."
