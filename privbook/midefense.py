@@ -12,14 +12,15 @@ from tqdm.auto import tqdm
 from . import core, data as pdata, models as pmodels
 
 # %% auto #0
-__all__ = ['TIE_MARGIN', 'PROB_TOL', 'POSTPROCESSORS', 'GATE_FACTOR', 'SIZES', 'DIGITS_DATA', 'Classifier', 'attacker_hidden',
-           'defender_hidden', 'Inversion', 'train_classifier', 'logits_of', 'train_inversion', 'label_modifier',
-           'get_noise', 'defend_logits', 'defend', 'reverse_sigmoid', 'gaussian_noise', 'laplace_noise', 'rounding',
-           'top_k', 'label_only', 'label_modifier_probs', 'postprocess', 'Purifier', 'train_ppf', 'VIBClassifier',
-           'train_mid', 'reconstruction_errors', 'reconstruction_mse', 'logit_distortions', 'logit_distortion',
-           'conf_distortions', 'evaluate', 'ratio_ci', 'measure', 'concat_measures', 'summarize', 'record', 'show',
-           'class_means', 'oracle_errors', 'matched_noise', 'cached', 'setup_domain', 'adaptive_attacker', 'ppf_for',
-           'mid_for', 'gate_check', 'gate_figure', 'knn_errors']
+__all__ = ['TIE_MARGIN', 'PROB_TOL', 'POSTPROCESSORS', 'GATE_FACTOR', 'SIZES', 'DIGITS_DATA', 'STRONG_SIZES', 'Classifier',
+           'attacker_hidden', 'defender_hidden', 'Inversion', 'MLPInversion', 'train_classifier', 'logits_of',
+           'train_inversion', 'label_modifier', 'get_noise', 'defend_logits', 'defend', 'reverse_sigmoid',
+           'gaussian_noise', 'laplace_noise', 'rounding', 'top_k', 'label_only', 'label_modifier_probs', 'postprocess',
+           'Purifier', 'train_ppf', 'VIBClassifier', 'train_mid', 'reconstruction_errors', 'reconstruction_mse',
+           'logit_distortions', 'logit_distortion', 'conf_distortions', 'evaluate', 'ratio_ci', 'measure',
+           'concat_measures', 'summarize', 'record', 'show', 'class_means', 'oracle_errors', 'matched_noise', 'cached',
+           'setup_domain', 'adaptive_attacker', 'ppf_for', 'mid_for', 'strong_attacker', 'gate_check', 'gate_figure',
+           'knn_errors']
 
 # %% ../nbs/50_midefense.ipynb #b0c95572
 def _blocks(image_size, name='image_size'):
@@ -95,6 +96,28 @@ class Inversion(nn.Module):
             z = torch.zeros_like(z).scatter(1, idx, top)
         z = z + F.relu(-z.amin(1, keepdim=True))
         return self.decoder(z if self.hidden == 0 else z[:, :, None, None])
+
+class MLPInversion(nn.Module):
+    "An attacker beyond the paper's: standardized centred log-probabilities and the one-hot label -> 2-hidden-layer MLP -> image."
+    def __init__(self, num_classes:int, # nz: length of the confidence vector
+                 out_channels:int=1, # image channels
+                 image_size:int=32, # output size
+                 width:int=1024): # units per hidden layer
+        super().__init__()
+        core.check_positive(num_classes, 'num_classes', integer=True, minimum=2)
+        core.check_positive(image_size, 'image_size', integer=True, minimum=1)
+        core.check_positive(width, 'width', integer=True, minimum=1)
+        self.nz, self.output_shape = num_classes, (out_channels, image_size, image_size)
+        self.norm = nn.BatchNorm1d(num_classes, affine=False)   # running mean / std of the centred log-probabilities
+        self.mlp = nn.Sequential(nn.Linear(2 * num_classes, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
+                                 nn.Linear(width, out_channels * image_size**2), nn.Sigmoid())
+
+    def forward(self, p):
+        if p.ndim != 2 or p.shape[1] != self.nz: raise ValueError(f"p: expected confidence vectors N x {self.nz}, got {tuple(p.shape)}")
+        z = torch.log(p.clamp_min(1e-30))
+        z = self.norm(z - z.mean(1, keepdim=True))
+        label = F.one_hot(p.argmax(1), self.nz).to(z.dtype)
+        return self.mlp(torch.cat([z, label], 1)).view(-1, *self.output_shape)
 
 # %% ../nbs/50_midefense.ipynb #af3eed4c
 def train_classifier(model:nn.Module, # e.g. a `Classifier`
@@ -836,26 +859,40 @@ def mid_for(d:SimpleNamespace, # a `setup_domain` result
                  lambda m: train_inversion(m, mid, xa, sz['ft_epochs'], lr=sz['inv_lr'] / 2, batch_size=sz['bs'], seed=s + 4), retrain)
     return mid, att
 
+STRONG_SIZES = dict(  # per scale: the MLP attacker's width, epochs and batch size (learning rate 1e-3, one-cycle)
+    smoke=dict(width=32, epochs=1, bs=64), cpu=dict(width=1024, epochs=60, bs=256), paper=dict(width=1024, epochs=60, bs=256))
+
+def strong_attacker(d:SimpleNamespace, # a `setup_domain` result
+                    retrain:bool=False)->MLPInversion:
+    "`MLPInversion` trained on the undefended classifier's outputs on all of `d.aux` (`STRONG_SIZES`; cached)."
+    sz = core.pick_sizes(STRONG_SIZES, d.scale)
+    return cached({**d.key, 'what': 'mlp-attacker', 'mlp': sz}, lambda: MLPInversion(d.num_classes, 1, d.image_size, sz['width']),
+                  lambda m: train_inversion(m, d.classifier, d.aux[0], sz['epochs'], lr=1e-3, batch_size=sz['bs'], seed=d.key['seed'] + 5), retrain)
+
 def gate_check(d:SimpleNamespace, # a `setup_domain` result
                probs0:torch.Tensor|None=None, # undefended confidence vectors on `d.eval` (computed when None)
+               strong:nn.Module|None=None, # optional second attacker (e.g. `strong_attacker(d)`), reported as 'strong'
               )->dict:
-    "Per-image errors of the undefended attacker and of the class-mean oracle on `d.eval`, and their ratio."
+    "Per-image errors of the undefended attacker, the 10-NN attacker, `strong` and the class-mean oracle on `d.eval`; oracle / attacker."
     xe = d.eval[0]
     p0 = torch.softmax(logits_of(d.classifier, xe), 1) if probs0 is None else probs0
     att, orc = reconstruction_errors(d.attacker, p0, xe), oracle_errors(d.oracle_means, p0, xe)
     knn = knn_errors(logits_of(d.classifier, d.aux[0]), d.aux[0], p0, xe)
-    return dict(attacker=att, oracle=orc, knn=knn, ratio=orc.mean().item() / att.mean().item())
+    extra = {} if strong is None else dict(strong=reconstruction_errors(strong, p0, xe))
+    return dict(attacker=att, oracle=orc, knn=knn, **extra, ratio=orc.mean().item() / att.mean().item())
 
 def gate_figure(gates:dict, # domain -> list of `gate_check` results, one per seed
                 title:str='Competence gate'):
-    "Bar chart: MSE of the undefended attacker, the 10-NN attacker and the class-mean oracle per domain and seed, with oracle / 2."
+    "Bar chart: MSE of the undefended attacker, the 10-NN attacker, the MLP attacker (when checked) and the class-mean oracle per domain and seed, with oracle / 2."
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, max(1, len(gates)), figsize=(4.5 * max(1, len(gates)), 3.4), squeeze=False)
     for ax, (name, parts) in zip(axs[0], gates.items()):
-        w = 0.27
-        for j, (k, lab) in enumerate((('attacker', 'inversion attacker'), ('knn', '10-NN attacker'), ('oracle', 'class-mean oracle'))):
-            ax.bar(np.arange(len(parts)) + (j - 1) * w, [g[k].mean().item() for g in parts], w, label=lab)
-        for i, g in enumerate(parts): ax.hlines(g['oracle'].mean().item() / GATE_FACTOR, i - 1.5 * w, i + 1.5 * w, colors='k', linestyles='--')
+        bars = [(k, lab) for k, lab in (('attacker', 'inversion attacker'), ('knn', '10-NN attacker'), ('strong', 'MLP attacker'),
+                                        ('oracle', 'class-mean oracle')) if all(k in g for g in parts)]
+        w = 0.8 / len(bars)
+        for j, (k, lab) in enumerate(bars):
+            ax.bar(np.arange(len(parts)) + (j - (len(bars) - 1) / 2) * w, [g[k].mean().item() for g in parts], w, label=lab)
+        for i, g in enumerate(parts): ax.hlines(g['oracle'].mean().item() / GATE_FACTOR, i - 0.4, i + 0.4, colors='k', linestyles='--')
         ax.set_xticks(range(len(parts)), [f'seed {i}' for i in range(len(parts))])
         ax.set_title(f'{name} (dashed: oracle / {GATE_FACTOR:g})')
         ax.set_ylabel('reconstruction MSE per pixel')
