@@ -12,15 +12,17 @@ from tqdm.auto import tqdm
 from . import core, data as pdata, models as pmodels
 
 # %% auto #0
-__all__ = ['TIE_MARGIN', 'PROB_TOL', 'POSTPROCESSORS', 'GATE_FACTOR', 'SIZES', 'DIGITS_DATA', 'STRONG_SIZES', 'Classifier',
-           'attacker_hidden', 'defender_hidden', 'Inversion', 'MLPInversion', 'train_classifier', 'logits_of',
-           'train_inversion', 'label_modifier', 'get_noise', 'defend_logits', 'defend', 'reverse_sigmoid',
-           'gaussian_noise', 'laplace_noise', 'rounding', 'top_k', 'label_only', 'label_modifier_probs', 'postprocess',
-           'Purifier', 'train_ppf', 'VIBClassifier', 'train_mid', 'reconstruction_errors', 'reconstruction_mse',
-           'logit_distortions', 'logit_distortion', 'conf_distortions', 'evaluate', 'ratio_ci', 'measure',
-           'concat_measures', 'summarize', 'record', 'show', 'class_means', 'oracle_errors', 'matched_noise', 'cached',
-           'setup_domain', 'adaptive_attacker', 'ppf_for', 'mid_for', 'strong_attacker', 'gate_check', 'gate_figure',
-           'knn_errors']
+__all__ = ['TIE_MARGIN', 'PROB_TOL', 'POSTPROCESSORS', 'AR_HELPS', 'GATE_RHO', 'GATE_CONVERGENCE', 'SIZES', 'DIGITS_DATA',
+           'STRONG_SIZES', 'ATTACKERS', 'Classifier', 'attacker_hidden', 'defender_hidden', 'Inversion', 'MLPInversion',
+           'train_classifier', 'logits_of', 'train_inversion', 'label_modifier', 'get_noise', 'defend_logits', 'defend',
+           'reverse_sigmoid', 'gaussian_noise', 'laplace_noise', 'rounding', 'top_k', 'label_only',
+           'label_modifier_probs', 'postprocess', 'Purifier', 'train_ppf', 'VIBClassifier', 'train_mid',
+           'reconstruction_errors', 'reconstruction_mse', 'logit_distortions', 'logit_distortion', 'conf_distortions',
+           'evaluate', 'ratio_ci', 'rho_ci', 'ar_ci', 'defence_verdict', 'measure', 'concat_measures', 'summarize',
+           'record', 'show', 'class_means', 'oracle_errors', 'matched_noise', 'cached', 'setup_domain',
+           'paper_attacker', 'adaptive_attacker', 'ppf_for', 'mid_for', 'strong_attacker', 'KNNInversion',
+           'knn_attacker', 'knn_errors', 'attackers', 'reference_errors', 'gate_check', 'convergence_check',
+           'gate_table', 'record_gates', 'gate_figure']
 
 # %% ../nbs/50_midefense.ipynb #b0c95572
 def _blocks(image_size, name='image_size'):
@@ -568,17 +570,47 @@ def ratio_ci(a, # per-unit values of the numerator (e.g. reconstruction errors u
     q = (1 - level) / 2
     return metrics.Interval(float(a_.mean() / b_.mean()), float(np.quantile(stats, q)), float(np.quantile(stats, 1 - q)), int(a_.size), level)
 
+def rho_ci(attacker_errors, # per-image MSE of the attacker
+           oracle_errors, # per-image MSE of the class-mean oracle on the same images
+           groups=None, # the training seed of each image (two-level bootstrap)
+           n_boot:int=2000):
+    "rho = 1 - MSE_attacker / MSE_oracle, the share of the label-conditional error the confidence vector explains, with its interval."
+    r = ratio_ci(attacker_errors, oracle_errors, groups, n_boot=n_boot)
+    from privbook import metrics
+    return metrics.Interval(1 - r.est, 1 - r.hi, 1 - r.lo, r.n, r.level)
+
+def ar_ci(defended, # per-image MSE of an attacker against the defended outputs
+          none, # per-image MSE of the same attacker without defense
+          oracle, # per-image MSE of the class-mean oracle
+          groups=None, # the training seed of each image (two-level bootstrap)
+          control=None, # per-image MSE under a control (e.g. matched noise): the interval of AR(defense) - AR(control) instead
+          n_boot:int=2000):
+    "AR = (MSE_defended - MSE_none) / (MSE_oracle - MSE_none): the share of the attacker's advantage over the label that the defense removes."
+    t = lambda v: torch.as_tensor(v, dtype=torch.float64)
+    return ratio_ci(t(defended) - t(none if control is None else control), t(oracle) - t(none), groups, n_boot=n_boot)
+
+AR_HELPS = 0.5  # a defense helps when it removes at least half of the attacker's advantage over the label (lower bound of AR)
+
+def defence_verdict(ar, # `ar_ci` of the defense against the (adaptive) attacker
+                    vs_noise, # AR of the defense minus AR of random noise at the same distortion (`ar_ci(..., control=...)`)
+                    threshold:float=AR_HELPS)->str:
+    "'reproduced' when AR's lower bound >= `threshold` and the gain over matched noise has a lower bound > 0; 'not reproduced' when an interval excludes that."
+    if ar.lo >= threshold and vs_noise.lo > 0: return 'reproduced'
+    if ar.hi < threshold or vs_noise.hi <= 0: return 'not reproduced'
+    return 'inconclusive'
+
 # %% ../nbs/50_midefense.ipynb #95b1f44d
 def measure(attacker:nn.Module, # the attacker's inversion model
             x:torch.Tensor, y:torch.Tensor, # evaluation images and labels
             probs:torch.Tensor, probs0:torch.Tensor, # released and undefended confidence vectors
             logits:torch.Tensor|None=None, logits0:torch.Tensor|None=None, # their logits, where the defense has them
            )->dict:
-    "Per-image values of Table I's columns: recon (MSE), conf (probability distortion), logit (NaN without logits), correct."
+    "Per-image values of Table I's columns: recon (MSE), conf (probability distortion), logit (NaN without logits), correct, nll (log loss)."
     n = len(x)
     return dict(recon=reconstruction_errors(attacker, probs, x).double(), conf=conf_distortions(probs, probs0),
                 logit=logit_distortions(logits, logits0) if logits is not None else torch.full((n,), float('nan'), dtype=torch.float64),
-                correct=(probs.argmax(1) == y).double())
+                correct=(probs.argmax(1) == y).double(),
+                nll=-torch.log(probs.double().gather(1, y[:, None]).clamp_min(1e-30))[:, 0])
 
 def concat_measures(parts:list)->dict:
     "Join `measure` dicts of several seeds (same keys) into one."
@@ -587,20 +619,24 @@ def concat_measures(parts:list)->dict:
 def summarize(rows:dict, # row name -> `measure` dict (all rows on the same images, in the same order)
               groups, # the training seed of each image (two-level bootstrap)
               base:str='None', # the row the `ratio` column divides by
+              oracle:str|None=None, # the class-mean oracle's row: adds AR = (MSE - base's) / (oracle's - base's)
               n_boot:int=2000)->pd.DataFrame:
-    "Each row's mean accuracy (%), distortions, reconstruction MSE and MSE / base's, with 95% intervals (`_lo`, `_hi`)."
+    "Each row's accuracy (%), distortions, log loss, MSE, MSE / base's, AR and log-loss change from base's, with 95% intervals (`_lo`, `_hi`)."
     from privbook import metrics
     g, out = np.asarray(groups), {}
+    put = lambda r, col, iv: r.update({col: iv.est if iv else np.nan, f'{col}_lo': iv.lo if iv else np.nan, f'{col}_hi': iv.hi if iv else np.nan})
     for name, m in rows.items():
         r = {}
-        for col, key, k in (('accuracy', 'correct', 100), ('conf_dist', 'conf', 1), ('logit_dist', 'logit', 1), ('recon_mse', 'recon', 1)):
-            v = m[key]
-            if torch.isnan(v).any(): iv = None
-            else: iv = metrics.bootstrap_ci(v.numpy(), g, n_boot=n_boot).scaled(k)
-            r.update({col: iv.est if iv else np.nan, f'{col}_lo': iv.lo if iv else np.nan, f'{col}_hi': iv.hi if iv else np.nan})
+        for col, key, k in (('accuracy', 'correct', 100), ('conf_dist', 'conf', 1), ('logit_dist', 'logit', 1), ('nll', 'nll', 1), ('recon_mse', 'recon', 1)):
+            v = m.get(key)
+            put(r, col, None if v is None or torch.isnan(v).any() else metrics.bootstrap_ci(v.numpy(), g, n_boot=n_boot).scaled(k))
         if base in rows:
-            iv = ratio_ci(m['recon'], rows[base]['recon'], g, n_boot=n_boot)
-            r.update(ratio=iv.est, ratio_lo=iv.lo, ratio_hi=iv.hi)
+            put(r, 'ratio', ratio_ci(m['recon'], rows[base]['recon'], g, n_boot=n_boot))
+            b = rows[base].get('nll')
+            ok = b is not None and m.get('nll') is not None and not (torch.isnan(b).any() or torch.isnan(m['nll']).any())
+            put(r, 'd_nll', metrics.bootstrap_diff(m['nll'].numpy(), b.numpy(), groups=g, n_boot=n_boot) if ok and name != base else None)
+            if oracle in rows and name not in (base, oracle) and (rows[oracle]['recon'] - rows[base]['recon']).mean() > 0:
+                put(r, 'ar', ar_ci(m['recon'], rows[base]['recon'], rows[oracle]['recon'], g, n_boot=n_boot))
         r['n'] = len(m['recon'])
         out[name] = r
     return pd.DataFrame(out).T
@@ -610,18 +646,19 @@ def record(rec, # `run.rec`
            **params)->None:
     "Log every estimate of a `summarize` table with its 95% interval (`ci_low`, `ci_high`, `n`, `ci_level`)."
     for row, r in df.iterrows():
-        for col in ('accuracy', 'conf_dist', 'logit_dist', 'recon_mse', 'ratio'):
+        for col in ('accuracy', 'conf_dist', 'logit_dist', 'nll', 'd_nll', 'recon_mse', 'ratio', 'ar'):
             if col in r and np.isfinite(r[col]):
                 rec.log(col, float(r[col]), **params, defense=row, ci_low=float(r[f'{col}_lo']), ci_high=float(r[f'{col}_hi']), n=int(r['n']), ci_level=0.95)
 
 def show(df:pd.DataFrame, # a `summarize` table
-         cols=('accuracy', 'logit_dist', 'conf_dist', 'recon_mse', 'ratio'), digits:int=4)->pd.DataFrame:
+         cols=('accuracy', 'logit_dist', 'conf_dist', 'd_nll', 'recon_mse', 'ratio', 'ar'), digits:int=4)->pd.DataFrame:
     "The table as 'estimate [low, high]' strings."
     f = lambda r, c: '' if not np.isfinite(r[c]) else f"{r[c]:.{digits}g} [{r[c + '_lo']:.{digits}g}, {r[c + '_hi']:.{digits}g}]"
     return pd.DataFrame({c: [f(r, c) for _, r in df.iterrows()] for c in cols if c in df}, index=df.index)
 
 # %% ../nbs/50_midefense.ipynb #287de47e
-GATE_FACTOR = 2.0  # the undefended attacker must reconstruct this many times better (MSE) than the class-mean oracle
+GATE_RHO = 0.20  # G1: lower end of the 95% interval of rho = 1 - MSE_attacker / MSE_oracle (and rho > 0 on every seed)
+GATE_CONVERGENCE = 0.02  # G2: doubling the attacker's training epochs changes its held-out MSE by less than this share
 
 def class_means(aux_x:torch.Tensor, # auxiliary images N x C x H x W
                 labels:torch.Tensor, # a class for each (true labels, or the classifier's predictions)
@@ -687,13 +724,14 @@ def matched_noise(logits:torch.Tensor, # c_0: the undefended logits N x K
     return q, (out.to(logits.dtype) if space == 'logit' else None)
 
 # %% ../nbs/50_midefense.ipynb #8e968aff
-SIZES = dict(  # per scale: private / auxiliary / evaluation sizes (None: all), widths (dgf: the defender's, default ngf), epochs, fine-tuning
-    digits=dict(smoke=dict(n_private=1024, n_aux=2000, n_eval=128, ndf=8, ngf=8, clf_epochs=2, inv_epochs=2, bs=64, inv_lr=2e-3, n_ft=256, ft_epochs=1),
-                cpu=dict(n_private=10000, n_aux=None, n_eval=1000, ndf=16, ngf=32, clf_epochs=4, inv_epochs=4, bs=64, inv_lr=2e-3, n_ft=10000, ft_epochs=2, dgf=16),
-                paper=dict(n_private=None, n_aux=None, n_eval=None, ndf=128, ngf=128, clf_epochs=30, inv_epochs=100, bs=128, inv_lr=2e-4, n_ft=None, ft_epochs=20)),
-    faces=dict(smoke=dict(n_private=None, n_aux=None, n_eval=None, ndf=4, ngf=4, clf_epochs=2, inv_epochs=2, bs=32, inv_lr=2e-3, n_ft=None, ft_epochs=1),
-               cpu=dict(n_private=None, n_aux=None, n_eval=None, ndf=8, ngf=32, clf_epochs=40, inv_epochs=150, bs=32, inv_lr=2e-3, n_ft=None, ft_epochs=40, dgf=16),
-               paper=dict(n_private=None, n_aux=None, n_eval=None, ndf=128, ngf=128, clf_epochs=100, inv_epochs=100, bs=128, inv_lr=2e-4, n_ft=None, ft_epochs=20)))
+SIZES = dict(  # per scale: private / auxiliary / held-out auxiliary / evaluation sizes (None: all), widths (dgf: the defender's, default ngf),
+              # epochs (att_epochs: the attacker's, trained to convergence; inv_epochs: the defender's), fine-tuning
+    digits=dict(smoke=dict(n_private=1024, n_aux=2000, n_val=200, n_eval=128, ndf=8, ngf=8, clf_epochs=2, att_epochs=2, inv_epochs=2, bs=64, inv_lr=2e-3, n_ft=256, ft_epochs=1),
+                cpu=dict(n_private=10000, n_aux=None, n_val=2000, n_eval=1000, ndf=16, ngf=32, clf_epochs=4, att_epochs=16, inv_epochs=4, bs=64, inv_lr=2e-3, n_ft=10000, ft_epochs=2, dgf=16),
+                paper=dict(n_private=None, n_aux=None, n_val=2000, n_eval=None, ndf=128, ngf=128, clf_epochs=30, att_epochs=100, inv_epochs=100, bs=128, inv_lr=2e-4, n_ft=None, ft_epochs=20)),
+    faces=dict(smoke=dict(n_private=None, n_aux=None, n_val=20, n_eval=None, ndf=4, ngf=4, clf_epochs=2, att_epochs=2, inv_epochs=2, bs=32, inv_lr=2e-3, n_ft=None, ft_epochs=1),
+               cpu=dict(n_private=None, n_aux=None, n_val=20, n_eval=None, ndf=8, ngf=32, clf_epochs=40, att_epochs=600, inv_epochs=150, bs=32, inv_lr=2e-3, n_ft=None, ft_epochs=40, dgf=16),
+               paper=dict(n_private=None, n_aux=None, n_val=2000, n_eval=None, ndf=128, ngf=128, clf_epochs=100, att_epochs=100, inv_epochs=100, bs=128, inv_lr=2e-4, n_ft=None, ft_epochs=20)))
 
 def _sub(x, y, n, seed):
     if n is None or n >= len(x): return x, y
@@ -754,10 +792,17 @@ def _faces(scale, root, seed, sz, facescrub_root=None, celeba_root=None):
     priv, aux = y < 30, y >= 30
     xp, yp = x[priv & (pos < 7)], y[priv & (pos < 7)]
     xe, ye = x[priv & (pos >= 7)], y[priv & (pos >= 7)]
-    xa = torch.cat([x[aux], x[aux].flip(-1)])
-    ya = torch.cat([y[aux], y[aux]])
-    return (xp, yp), (xa, ya), (xe, ye), 30, ("Olivetti: people 0-29 private (images 0-6 train, 7-9 evaluation); "
-                                               "people 30-39 (+ horizontal flips) auxiliary: disjoint people")
+    return (xp, yp), (x[aux], y[aux]), (xe, ye), 30, ("Olivetti: people 0-29 private (images 0-6 train, 7-9 evaluation); "
+                                                      "people 30-39 auxiliary (training images + horizontal flips): disjoint people")
+
+def _holdout(x, y, n, seed, flip=False):
+    "Seeded split of the auxiliary images into a training part (with horizontal flips when `flip`) and `n` held-out images."
+    if not 0 < n < len(x): raise ValueError(f"n_val: expected 1..{len(x) - 1} held-out auxiliary images, got {n}")
+    perm = torch.from_numpy(np.random.default_rng(seed).permutation(len(x)))
+    va, tr = perm[:n].sort().values, perm[n:].sort().values
+    xt, yt = x[tr], y[tr]
+    if flip: xt, yt = torch.cat([xt, xt.flip(-1)]), torch.cat([yt, yt])
+    return (xt, yt), (x[va], y[va])
 
 def _cache_path(key):
     h = hashlib.sha1(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
@@ -796,28 +841,39 @@ def setup_domain(domain:str, # 'digits' (32x32) or 'faces' (64x64)
     core.seed_everything(seed)
     if domain == 'digits': priv, aux, ev, K, note = _digits(s, data_root, seed, sz, digits_data)
     else: priv, aux, ev, K, note = _faces(s, data_root, seed, sz, facescrub_root, celeba_root)
+    aux, aux_val = _holdout(*aux, sz['n_val'], seed + 6, flip=domain == 'faces' and s != 'paper')
+    note += f"; {len(aux_val[0])} auxiliary images held out (the attackers' convergence check)"
     size = 32 if domain == 'digits' else 64
     dgf = sz.get('dgf') or sz['ngf']   # the defender's width (smaller than the attacker's at cpu: it runs on every query)
-    key = dict(v=4, domain=domain, scale=s, seed=seed, note=note, n=[len(priv[0]), len(aux[0])], **{k: v for k, v in sz.items() if k != 'dgf'})
-    fit = dict(batch_size=sz['bs'], lr=sz['inv_lr'], progress=progress)
+    key = dict(v=5, domain=domain, scale=s, seed=seed, note=note, n=[len(priv[0]), len(aux[0])], **{k: v for k, v in sz.items() if k != 'dgf'})
     t0 = time.perf_counter()
     clf = cached({**key, 'what': 'classifier'}, lambda: Classifier(K, 1, size, sz['ndf']),
                  lambda m: train_classifier(m, TensorDataset(*priv), sz['clf_epochs'], batch_size=sz['bs'], seed=seed, progress=progress), retrain)
-    t1 = time.perf_counter()
-    att = cached({**key, 'what': 'attacker'}, lambda: Inversion(K, 1, size, sz['ngf']),
-                 lambda m: train_inversion(m, clf, aux[0], sz['inv_epochs'], seed=seed, **fit), retrain)
-    t2 = time.perf_counter()
-    dfn = cached({**key, 'what': 'defender', 'dgf': dgf}, lambda: Inversion(K, 1, size, dgf, hidden=defender_hidden(size)),
-                 lambda m: train_inversion(m, clf, aux[0], sz['inv_epochs'], seed=seed + 1, **fit), retrain) if defender else None
-    t3 = time.perf_counter()
     shared = domain == 'digits'   # the auxiliary images share the private classes (faces: other people)
-    labels = aux[1] if shared else logits_of(clf, aux[0]).argmax(1)
-    return SimpleNamespace(domain=domain, scale=s, sizes=sz, key=key, note=note, num_classes=K, image_size=size,
-                           private=priv, aux=aux, eval=ev, classifier=clf, attacker=att, defender=dfn,
-                           oracle_means=class_means(aux[0], labels, K),
-                           oracle_note='mean auxiliary image of the predicted class' + ('' if shared else
-                                       ' (auxiliary images grouped by the class the classifier gives them: they show other people)'),
-                           seconds=dict(classifier=t1 - t0, attacker=t2 - t1, defender=t3 - t2))
+    aux_logits = logits_of(clf, aux[0])
+    d = SimpleNamespace(domain=domain, scale=s, sizes=sz, key=key, note=note, num_classes=K, image_size=size, retrain=retrain, progress=progress,
+                        private=priv, aux=aux, aux_val=aux_val, eval=ev, classifier=clf, aux_logits=aux_logits,
+                        oracle_means=class_means(aux[0], aux[1] if shared else aux_logits.argmax(1), K),
+                        oracle_note='mean auxiliary image of the predicted class' + ('' if shared else
+                                    ' (auxiliary images grouped by the class the classifier gives them: they show other people)'))
+    t1 = time.perf_counter()
+    d.attacker = paper_attacker(d)
+    t2 = time.perf_counter()
+    d.defender = cached({**key, 'what': 'defender', 'dgf': dgf}, lambda: Inversion(K, 1, size, dgf, hidden=defender_hidden(size)),
+                        lambda m: train_inversion(m, clf, aux[0], sz['inv_epochs'], seed=seed + 1, batch_size=sz['bs'], lr=sz['inv_lr'],
+                                                  progress=progress), retrain) if defender else None
+    d.seconds = dict(classifier=t1 - t0, attacker=t2 - t1, defender=time.perf_counter() - t2)
+    return d
+
+def paper_attacker(d:SimpleNamespace, # a `setup_domain` result
+                   epochs:int|None=None, # training epochs (None: the scale's `att_epochs`)
+                  )->Inversion:
+    "Yang et al.'s inversion model trained on the undefended classifier's outputs on `d.aux` (cached)."
+    sz = d.sizes
+    e = epochs or sz['att_epochs']
+    return cached({**d.key, 'what': 'attacker', 'epochs': e}, lambda: Inversion(d.num_classes, 1, d.image_size, sz['ngf']),
+                  lambda m: train_inversion(m, d.classifier, d.aux[0], e, seed=d.key['seed'], batch_size=sz['bs'], lr=sz['inv_lr'],
+                                            progress=d.progress), d.retrain)
 
 def adaptive_attacker(d:SimpleNamespace, # a `setup_domain` result
                       name:dict, # what identifies the defense in the cache key (e.g. its parameters)
@@ -859,59 +915,152 @@ def mid_for(d:SimpleNamespace, # a `setup_domain` result
                  lambda m: train_inversion(m, mid, xa, sz['ft_epochs'], lr=sz['inv_lr'] / 2, batch_size=sz['bs'], seed=s + 4), retrain)
     return mid, att
 
-STRONG_SIZES = dict(  # per scale: the MLP attacker's width, epochs and batch size (learning rate 1e-3, one-cycle)
-    smoke=dict(width=32, epochs=1, bs=64), cpu=dict(width=1024, epochs=60, bs=256), paper=dict(width=1024, epochs=60, bs=256))
+STRONG_SIZES = dict(  # per domain and scale: the MLP attacker's width, epochs and batch size (learning rate 1e-3, one-cycle)
+    digits=dict(smoke=dict(width=32, epochs=2, bs=64), cpu=dict(width=1024, epochs=40, bs=256), paper=dict(width=1024, epochs=60, bs=256)),
+    faces=dict(smoke=dict(width=32, epochs=2, bs=64), cpu=dict(width=1024, epochs=1000, bs=256), paper=dict(width=1024, epochs=60, bs=256)))
 
 def strong_attacker(d:SimpleNamespace, # a `setup_domain` result
+                    epochs:int|None=None, # training epochs (None: `STRONG_SIZES`)
                     retrain:bool=False)->MLPInversion:
     "`MLPInversion` trained on the undefended classifier's outputs on all of `d.aux` (`STRONG_SIZES`; cached)."
-    sz = core.pick_sizes(STRONG_SIZES, d.scale)
-    return cached({**d.key, 'what': 'mlp-attacker', 'mlp': sz}, lambda: MLPInversion(d.num_classes, 1, d.image_size, sz['width']),
-                  lambda m: train_inversion(m, d.classifier, d.aux[0], sz['epochs'], lr=1e-3, batch_size=sz['bs'], seed=d.key['seed'] + 5), retrain)
+    sz = core.pick_sizes(STRONG_SIZES[d.domain], d.scale)
+    e = epochs or sz['epochs']
+    return cached({**d.key, 'what': 'mlp-attacker', 'mlp': {**sz, 'epochs': e}}, lambda: MLPInversion(d.num_classes, 1, d.image_size, sz['width']),
+                  lambda m: train_inversion(m, d.classifier, d.aux[0], e, lr=1e-3, batch_size=sz['bs'], seed=d.key['seed'] + 5,
+                                            progress=d.progress), retrain or d.retrain)
 
-def gate_check(d:SimpleNamespace, # a `setup_domain` result
-               probs0:torch.Tensor|None=None, # undefended confidence vectors on `d.eval` (computed when None)
-               strong:nn.Module|None=None, # optional second attacker (e.g. `strong_attacker(d)`), reported as 'strong'
-              )->dict:
-    "Per-image errors of the undefended attacker, the 10-NN attacker, `strong` and the class-mean oracle on `d.eval`; oracle / attacker."
-    xe = d.eval[0]
-    p0 = torch.softmax(logits_of(d.classifier, xe), 1) if probs0 is None else probs0
-    att, orc = reconstruction_errors(d.attacker, p0, xe), oracle_errors(d.oracle_means, p0, xe)
-    knn = knn_errors(logits_of(d.classifier, d.aux[0]), d.aux[0], p0, xe)
-    extra = {} if strong is None else dict(strong=reconstruction_errors(strong, p0, xe))
-    return dict(attacker=att, oracle=orc, knn=knn, **extra, ratio=orc.mean().item() / att.mean().item())
+class KNNInversion(nn.Module):
+    "The training-free attacker: the mean of the `k` auxiliary images whose log-probability vectors are nearest to the released one."
+    def __init__(self, aux_probs:torch.Tensor, # confidence vectors the attacker got for its auxiliary images (N x K)
+                 aux_x:torch.Tensor, # those auxiliary images
+                 k:int=10, chunk:int=256):
+        super().__init__()
+        _check_probs(aux_probs, 'aux_probs')
+        if len(aux_probs) != len(aux_x): raise ValueError(f"aux_x: expected {len(aux_probs)} images (one per confidence vector), got {len(aux_x)}")
+        self.k, self.chunk, self.nz, self.output_shape = core.check_positive(k, 'k', integer=True, minimum=1), chunk, aux_probs.shape[1], tuple(aux_x.shape[1:])
+        self.register_buffer('z', self._logp(aux_probs))
+        self.register_buffer('x', aux_x)
 
-def gate_figure(gates:dict, # domain -> list of `gate_check` results, one per seed
-                title:str='Competence gate'):
-    "Bar chart: MSE of the undefended attacker, the 10-NN attacker, the MLP attacker (when checked) and the class-mean oracle per domain and seed, with oracle / 2."
-    import matplotlib.pyplot as plt
-    fig, axs = plt.subplots(1, max(1, len(gates)), figsize=(4.5 * max(1, len(gates)), 3.4), squeeze=False)
-    for ax, (name, parts) in zip(axs[0], gates.items()):
-        bars = [(k, lab) for k, lab in (('attacker', 'inversion attacker'), ('knn', '10-NN attacker'), ('strong', 'MLP attacker'),
-                                        ('oracle', 'class-mean oracle')) if all(k in g for g in parts)]
-        w = 0.8 / len(bars)
-        for j, (k, lab) in enumerate(bars):
-            ax.bar(np.arange(len(parts)) + (j - (len(bars) - 1) / 2) * w, [g[k].mean().item() for g in parts], w, label=lab)
-        for i, g in enumerate(parts): ax.hlines(g['oracle'].mean().item() / GATE_FACTOR, i - 0.4, i + 0.4, colors='k', linestyles='--')
-        ax.set_xticks(range(len(parts)), [f'seed {i}' for i in range(len(parts))])
-        ax.set_title(f'{name} (dashed: oracle / {GATE_FACTOR:g})')
-        ax.set_ylabel('reconstruction MSE per pixel')
-    axs[0][0].legend(fontsize=7)
-    fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    @staticmethod
+    def _logp(p):
+        z = torch.log(p.double().clamp_min(1e-30))
+        return (z - torch.logsumexp(z, 1, keepdim=True)).float()
+
+    def forward(self, p):
+        if p.ndim != 2 or p.shape[1] != self.nz: raise ValueError(f"p: expected confidence vectors N x {self.nz}, got {tuple(p.shape)}")
+        k = min(self.k, len(self.x))
+        return torch.cat([self.x[torch.cdist(q, self.z).topk(k, largest=False).indices].mean(1) for q in self._logp(p).split(self.chunk)])
+
+def knn_attacker(d:SimpleNamespace, # a `setup_domain` result
+                 defense=None, # `defense(x, logits) -> probs`: build the database from the defended API's answers (the adaptive 10-NN)
+                 k:int=10)->KNNInversion:
+    "The 10-NN attacker over `d.aux`: undefended confidence vectors, or the answers of a deployed `defense`."
+    q = torch.softmax(d.aux_logits, 1) if defense is None else defense(d.aux[0], d.aux_logits).detach()
+    return KNNInversion(q, d.aux[0], k)
 
 def knn_errors(aux_logits:torch.Tensor, # the classifier's logits on the auxiliary images
                aux_x:torch.Tensor, # the auxiliary images
                probs:torch.Tensor, # released confidence vectors of the queries
                x:torch.Tensor, # the true query images
-               k:int=10, chunk:int=100)->torch.Tensor:
-    "Per-image MSE of a training-free attacker: the mean of the `k` auxiliary images nearest in log-probability (N,)."
-    za = torch.log_softmax(aux_logits.double(), 1).float()
-    zq = torch.log(probs.double().clamp_min(1e-30)).float()
-    zq = zq - torch.logsumexp(zq, 1, keepdim=True)
-    out = []
-    for q, xb in zip(zq.split(chunk), x.split(chunk)):
-        idx = torch.cdist(q, za).topk(k, largest=False).indices
-        out.append((aux_x[idx].mean(1) - xb).pow(2).flatten(1).mean(1))
-    return torch.cat(out)
+               k:int=10)->torch.Tensor:
+    "Per-image MSE of the training-free 10-NN attacker (`KNNInversion`) (N,)."
+    return reconstruction_errors(KNNInversion(torch.softmax(aux_logits.double(), 1).float(), aux_x, k), probs, x)
+
+ATTACKERS = dict(inversion="Yang et al.'s inversion model", mlp='MLP attacker', knn='10-NN attacker')
+
+def attackers(d:SimpleNamespace, # a `setup_domain` result
+              names=tuple(ATTACKERS), # which of `ATTACKERS`
+             )->dict:
+    "The static attackers of domain `d`, trained (or built) on the undefended outputs of `d.aux`: name -> inversion module."
+    make = dict(inversion=lambda: d.attacker, mlp=lambda: strong_attacker(d), knn=lambda: knn_attacker(d))
+    bad = set(names) - set(make)
+    if bad: raise ValueError(f"names: unknown attacker(s) {sorted(bad)}; expected names from {list(make)}")
+    return {n: make[n]() for n in names}
+
+def reference_errors(d:SimpleNamespace, # a `setup_domain` result
+                     probs:torch.Tensor, # released confidence vectors of `x` (only their argmax is used)
+                     x:torch.Tensor|None=None, # the true images (default: `d.eval`)
+                    )->dict:
+    "Per-image MSE of the reference lines: the class-mean oracle, the mean auxiliary image, and constant grey (0.5)."
+    x = d.eval[0] if x is None else x
+    return dict(oracle=oracle_errors(d.oracle_means, probs, x).double(),
+                mean_aux=(d.aux[0].mean(0, keepdim=True) - x).pow(2).flatten(1).mean(1).double(),
+                grey=(x - 0.5).pow(2).flatten(1).mean(1).double())
+
+def gate_check(d:SimpleNamespace, # a `setup_domain` result
+               attacks:dict|None=None, # name -> inversion module (default: `attackers(d)`)
+               probs0:torch.Tensor|None=None, # undefended confidence vectors on `d.eval` (computed when None)
+              )->dict:
+    "Per-image errors on `d.eval` of every attacker in `attacks` and of the reference lines (`reference_errors`), without defense."
+    xe = d.eval[0]
+    p0 = torch.softmax(logits_of(d.classifier, xe), 1) if probs0 is None else probs0
+    attacks = attackers(d) if attacks is None else attacks
+    return {**{n: reconstruction_errors(a, p0, xe).double() for n, a in attacks.items()}, **reference_errors(d, p0, xe)}
+
+def convergence_check(d:SimpleNamespace, # a `setup_domain` result
+                      name:str, # 'inversion' or 'mlp' ('knn' is training-free)
+                     )->dict:
+    "G2: MSE on the held-out auxiliary images of attacker `name` trained for its epochs and for half of them, and the relative change."
+    xv = d.aux_val[0]
+    pv = torch.softmax(logits_of(d.classifier, xv), 1)
+    if name == 'knn':
+        m = reconstruction_errors(knn_attacker(d), pv, xv).mean().item()
+        return dict(attacker=name, epochs=0, mse_half=m, mse_full=m, change=0.0, g2=True)
+    if name == 'inversion': e, full, half = d.sizes['att_epochs'], d.attacker, lambda e: paper_attacker(d, max(1, e // 2))
+    elif name == 'mlp':
+        e = core.pick_sizes(STRONG_SIZES[d.domain], d.scale)['epochs']
+        full, half = strong_attacker(d), lambda e: strong_attacker(d, max(1, e // 2))
+    else: raise ValueError(f"name: expected one of {list(ATTACKERS)}, got {name!r}")
+    mh, mf = (reconstruction_errors(a, pv, xv).mean().item() for a in (half(e), full))
+    change = abs(mf - mh) / mh
+    return dict(attacker=name, epochs=e, mse_half=mh, mse_full=mf, change=change, g2=change < GATE_CONVERGENCE)
+
+def gate_table(gates:list, # one `gate_check` result per seed (same images per seed)
+               convergence:dict|None=None, # attacker name -> `convergence_check` result
+               names=tuple(ATTACKERS))->pd.DataFrame:
+    "G1 (rho's interval, rho on every seed) and G2 (convergence) per attacker, and whether it passed both."
+    groups = np.repeat(np.arange(len(gates)), [len(g['oracle']) for g in gates])
+    orc = torch.cat([g['oracle'] for g in gates])
+    rows = {}
+    for n in names:
+        if n not in gates[0]: continue
+        iv = rho_ci(torch.cat([g[n] for g in gates]), orc, groups)
+        seeds = [1 - g[n].mean().item() / g['oracle'].mean().item() for g in gates]
+        c = (convergence or {}).get(n)
+        g1 = iv.lo >= GATE_RHO and min(seeds) > 0
+        g2 = None if c is None else bool(c['g2'])
+        rows[n] = dict(attacker=ATTACKERS[n], rho=iv.est, rho_lo=iv.lo, rho_hi=iv.hi, rho_min_seed=min(seeds), g1=g1,
+                       epochs=None if c is None else c['epochs'], change=None if c is None else c['change'], g2=g2,
+                       passed=bool(g1 and g2 is not False), n=iv.n)
+    return pd.DataFrame(rows).T
+
+def record_gates(rec, # `run.rec`
+                 table:pd.DataFrame, # a `gate_table`
+                 **params)->None:
+    "Record G1 (rho with its interval), G2 (the relative change of MSE when the epochs double) and the verdict of each attacker."
+    for n, r in table.iterrows():
+        rec.log('gate_rho', float(r.rho), attacker=n, threshold=GATE_RHO, passed=bool(r.g1), ci_low=float(r.rho_lo), ci_high=float(r.rho_hi),
+                n=int(r.n), ci_level=0.95, rho_min_seed=float(r.rho_min_seed), **params)
+        if r.change is not None and not pd.isna(r.change):
+            rec.log('gate_convergence', float(r.change), attacker=n, threshold=GATE_CONVERGENCE, passed=bool(r.g2), epochs=int(r.epochs), **params)
+        rec.log('gate_passed', float(r.passed), attacker=n, **params)
+
+def gate_figure(gates:dict, # domain -> list of `gate_check` results, one per seed
+                title:str='Competence gate'):
+    "Bar chart per domain and seed: MSE of each attacker and of the reference lines, with the G1 line (oracle x (1 - rho threshold))."
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, max(1, len(gates)), figsize=(5 * max(1, len(gates)), 3.6), squeeze=False)
+    labels = {**ATTACKERS, 'oracle': 'class-mean oracle', 'mean_aux': 'mean auxiliary image', 'grey': 'constant grey'}
+    for ax, (name, parts) in zip(axs[0], gates.items()):
+        bars = [(k, lab) for k, lab in labels.items() if all(k in g for g in parts)]
+        w = 0.8 / len(bars)
+        for j, (k, lab) in enumerate(bars):
+            ax.bar(np.arange(len(parts)) + (j - (len(bars) - 1) / 2) * w, [g[k].mean().item() for g in parts], w, label=lab)
+        for i, g in enumerate(parts): ax.hlines(g['oracle'].mean().item() * (1 - GATE_RHO), i - 0.4, i + 0.4, colors='k', linestyles='--')
+        ax.set_xticks(range(len(parts)), [f'seed {i}' for i in range(len(parts))])
+        ax.set_title(f'{name} (dashed: oracle x {1 - GATE_RHO:g}, rho = {GATE_RHO:g})')
+        ax.set_ylabel('reconstruction MSE per pixel')
+    axs[0][0].legend(fontsize=7)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
