@@ -22,7 +22,7 @@ __all__ = ['TIE_MARGIN', 'PROB_TOL', 'POSTPROCESSORS', 'AR_HELPS', 'GATE_RHO', '
            'record', 'show', 'class_means', 'oracle_errors', 'matched_noise', 'cached', 'setup_domain',
            'paper_attacker', 'adaptive_attacker', 'ppf_for', 'mid_for', 'strong_attacker', 'KNNInversion',
            'knn_attacker', 'knn_errors', 'attackers', 'reference_errors', 'gate_check', 'convergence_check',
-           'gate_table', 'record_gates', 'gate_figure']
+           'gate_table', 'record_gates', 'gated_setups', 'gate_figure']
 
 # %% ../nbs/50_midefense.ipynb #b0c95572
 def _blocks(image_size, name='image_size'):
@@ -630,6 +630,7 @@ def summarize(rows:dict, # row name -> `measure` dict (all rows on the same imag
         for col, key, k in (('accuracy', 'correct', 100), ('conf_dist', 'conf', 1), ('logit_dist', 'logit', 1), ('nll', 'nll', 1), ('recon_mse', 'recon', 1)):
             v = m.get(key)
             put(r, col, None if v is None or torch.isnan(v).any() else metrics.bootstrap_ci(v.numpy(), g, n_boot=n_boot).scaled(k))
+        for col in ('ratio', 'd_nll', 'ar'): put(r, col, None)   # every column exists, NaN where undefined
         if base in rows:
             put(r, 'ratio', ratio_ci(m['recon'], rows[base]['recon'], g, n_boot=n_boot))
             b = rows[base].get('nll')
@@ -1044,6 +1045,36 @@ def record_gates(rec, # `run.rec`
         if r.change is not None and not pd.isna(r.change):
             rec.log('gate_convergence', float(r.change), attacker=n, threshold=GATE_CONVERGENCE, passed=bool(r.g2), epochs=int(r.epochs), **params)
         rec.log('gate_passed', float(r.passed), attacker=n, **params)
+
+def gated_setups(domain:str, # 'digits' or 'faces'
+                 scale:str, # 'smoke', 'cpu' or 'paper'
+                 seeds:list, # training seeds
+                 rec=None, # `run.rec`: record the gate rows (`record_gates`)
+                 names=tuple(ATTACKERS), # attackers to gate
+                 **setup_kw)->tuple: # `setup_domain` arguments (data_root, digits_data, facescrub_root, ...)
+    "Every seed's `setup_domain` (with the defender) whose `attacks` are the attackers that pass G1 and G2, the gate table and the per-seed gate checks."
+    ds, parts = [], []
+    for s in seeds:
+        d = setup_domain(domain, scale, seed=s, defender=False, **setup_kw)   # the defender is trained only if an attacker passes
+        d.attacks = attackers(d, names)
+        parts.append(gate_check(d, d.attacks))
+        ds.append(d)
+    tab = gate_table(parts, {n: convergence_check(ds[0], n) for n in names}, names)
+    if rec is not None: record_gates(rec, tab, domain=domain)
+    passed = [n for n in names if tab.loc[n, 'passed']]
+    for n in names:
+        if n not in passed: print(f"{domain}: {ATTACKERS[n]} fails the gate (G1 {tab.loc[n, 'g1']}, G2 {tab.loc[n, 'g2']}): reported, not evaluated")
+    if ds[0].scale == 'smoke':
+        print(f'{domain}: smoke scale, the gate is not enforced (tiny models; these numbers mean nothing)')
+        passed = list(names)
+    from privbook import metrics
+    try: metrics.competence_gate(bool(passed), f"{domain}: attackers passing G1 and G2: {passed or 'none'}")
+    except metrics.CompetenceGateError as e:
+        print(f'STOP ({domain}): {e}')
+        return [], tab, parts
+    full = [setup_domain(domain, scale, seed=s, **setup_kw) for s in seeds]
+    for d, d0 in zip(full, ds): d.attacks = {n: d0.attacks[n] for n in (passed or names)}
+    return full, tab, parts
 
 def gate_figure(gates:dict, # domain -> list of `gate_check` results, one per seed
                 title:str='Competence gate'):
