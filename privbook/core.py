@@ -5,6 +5,7 @@
 # %% ../nbs/00_core.ipynb #81a6f545
 from __future__ import annotations
 import os, re, json, time, random, secrets, socket, subprocess, tempfile, datetime, math, importlib.util
+import base64, hashlib, hmac, stat, warnings
 try: import fcntl
 except ImportError: fcntl = None  # Windows: appends stay single writes, without the lock
 from dataclasses import dataclass, asdict, replace
@@ -12,9 +13,11 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 
 # %% auto #0
-__all__ = ['SCALES', 'DRY_ENV', 'DRY_SIZES', 'Scale', 'dry_pick', 'paper_dry', 'get_scale', 'pick_sizes', 'get_device',
-           'seed_everything', 'check_images', 'check_labels', 'check_positive', 'git_revision', 'atomic_write_text',
-           'code_revision', 'Recorder', 'read_results', 'cache_dir', 'recorded_results', 'Run', 'setup_run']
+__all__ = ['SCALES', 'DRY_ENV', 'DRY_SIZES', 'KEY_WRAP_FORMAT', 'SCRYPT', 'Scale', 'dry_pick', 'paper_dry', 'get_scale',
+           'pick_sizes', 'get_device', 'seed_everything', 'check_images', 'check_labels', 'check_positive',
+           'git_revision', 'atomic_write_text', 'code_revision', 'Recorder', 'read_results', 'cache_dir',
+           'recorded_results', 'Run', 'setup_run', 'key_file_mac', 'write_key_file', 'read_key_file',
+           'check_key_fingerprint']
 
 # %% ../nbs/00_core.ipynb #a2b3751c
 @dataclass(frozen=True)
@@ -307,3 +310,108 @@ def setup_run(experiment:str, # experiment name (results file name)
     out.mkdir(parents=True, exist_ok=True)
     rec = Recorder(out, experiment, scale=s, device=d, seed=seed, **common)
     return Run(s, d, seed, out, data_root, rec)
+
+# %% ../nbs/00_core.ipynb #b7e1a2c1
+KEY_WRAP_FORMAT = 'privbook-key-wrap/1'  # a key file sealed with a passphrase
+SCRYPT = dict(n=2**15, r=8, p=1)         # scrypt cost of new seals (32 MiB, ~0.1 s); a sealed file names its own
+_SCRYPT_MAX = dict(n=2**20, r=32, p=16)  # what a file may ask for (a larger cost would be a denial of service)
+
+def key_file_mac(secret:bytes, # MAC key, derived from the key's own secret
+                 doc:dict)->str: # the key file's fields; a 'mac' field is left out
+    "HMAC-SHA-256 (hex) of the canonical JSON of `doc` (sorted keys, without 'mac'): an integrity check of a key file."
+    return hmac.new(secret, json.dumps({k: v for k, v in doc.items() if k != 'mac'}, sort_keys=True).encode(), hashlib.sha256).hexdigest()
+
+def _seal_key(passphrase, head:dict)->bytes:
+    "The AES-256 key scrypt derives from `passphrase` with the salt and cost of `head`."
+    from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+    if isinstance(passphrase, str): passphrase = passphrase.encode()
+    if not isinstance(passphrase, bytes): raise TypeError(f"passphrase: expected a str or bytes, got {type(passphrase).__name__}")
+    if not passphrase: raise ValueError("passphrase: expected a non-empty passphrase")
+    return Scrypt(salt=base64.b64decode(head['salt']), length=32, n=head['n'], r=head['r'], p=head['p']).derive(passphrase)
+
+def _aad(head:dict)->bytes: return json.dumps(head, sort_keys=True).encode()
+
+def _seal(text:str, passphrase)->str:
+    "`text` sealed with `passphrase`: a `KEY_WRAP_FORMAT` JSON document (scrypt + AES-256-GCM)."
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    head = dict(format=KEY_WRAP_FORMAT, kdf='scrypt', **SCRYPT, salt=base64.b64encode(os.urandom(16)).decode(),
+                cipher='aes-256-gcm', nonce=base64.b64encode(os.urandom(12)).decode())
+    ct = AESGCM(_seal_key(passphrase, head)).encrypt(base64.b64decode(head['nonce']), text.encode(), _aad(head))
+    return json.dumps({**head, 'ciphertext': base64.b64encode(ct).decode()})
+
+def _unseal(doc:dict, path:Path, passphrase)->str:
+    "The text sealed in `doc` (read from `path`); a wrong passphrase or any change to the file is a ValueError."
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.exceptions import InvalidTag
+    head = {k: v for k, v in doc.items() if k != 'ciphertext'}
+    ok = lambda k: isinstance(head.get(k), int) and not isinstance(head[k], bool) and 1 <= head[k] <= _SCRYPT_MAX[k]
+    if head.get('kdf') != 'scrypt' or head.get('cipher') != 'aes-256-gcm' or not all(map(ok, 'nrp')) or head['n'] & (head['n'] - 1):
+        raise ValueError(f"path: {path} is sealed with an unknown or too costly method (expected scrypt with n a power of 2 <= "
+                         f"{_SCRYPT_MAX['n']}, r <= {_SCRYPT_MAX['r']}, p <= {_SCRYPT_MAX['p']}, and aes-256-gcm)")
+    try: salt, nonce, ct = (base64.b64decode(doc[k], validate=True) for k in ('salt', 'nonce', 'ciphertext'))
+    except (KeyError, TypeError, ValueError): raise ValueError(f"path: {path} is a sealed key file with a missing or malformed salt, nonce or ciphertext") from None
+    if len(salt) < 16 or len(nonce) != 12: raise ValueError(f"path: {path} is a sealed key file with a malformed salt or nonce")
+    try: return AESGCM(_seal_key(passphrase, head)).decrypt(nonce, ct, _aad(head)).decode()
+    except InvalidTag: raise ValueError(f"passphrase: wrong passphrase for {path}, or the file was modified") from None
+
+def _check_key_path(path)->Path:
+    if not isinstance(path, (str, os.PathLike)): raise TypeError(f"path: expected a file path, got {type(path).__name__}")
+    path = Path(path)
+    if path.is_dir(): raise IsADirectoryError(f"path: {path} is a folder, expected a key file name")
+    return path
+
+def write_key_file(path:str|Path, # key file to write
+                   doc:dict, # the key's fields (JSON), with their MAC
+                   overwrite:bool=False, # replace an existing file (default: refuse, FileExistsError)
+                   passphrase:str|bytes|None=None, # seal the whole file with it (scrypt + AES-256-GCM); None: plain JSON
+                  )->Path:
+    "Write a key file: mode 0600, atomically, never over an existing file unless `overwrite`, sealed when a passphrase is given."
+    path = _check_key_path(path)
+    text = json.dumps(doc) if passphrase is None else _seal(json.dumps(doc), passphrase)
+    if overwrite: atomic_write_text(path, text, mode=0o600); return path
+    exists = FileExistsError(f"path: {path} already exists; pass overwrite=True to replace it")
+    if path.exists() or path.is_symlink(): raise exists
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f'.{path.name}.{os.urandom(6).hex()}.tmp')
+    try:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), 'w') as f: f.write(text)
+        try: os.link(tmp, path)  # atomic, and never replaces a file that appeared meanwhile
+        except FileExistsError: raise exists from None
+        except OSError:  # a file system without hard links: check, then rename
+            if path.exists(): raise exists from None
+            os.replace(tmp, path)
+    finally:
+        if tmp.exists(): tmp.unlink()
+    return path
+
+def read_key_file(path:str|Path, # a file written by `write_key_file`
+                  what:str, # the kind of key, for messages ('disguise', 'fakegrad')
+                  passphrase:str|bytes|None=None, # the file's passphrase; None: the file must not be sealed
+                 )->dict:
+    "The fields of the key file at `path` (unsealed with `passphrase`); warns if group or others may read or write it."
+    path = _check_key_path(path)
+    if not path.is_file(): raise FileNotFoundError(f"path: no key file at {path}")
+    mode = stat.S_IMODE(path.stat().st_mode)
+    if os.name == 'posix' and mode & 0o077:
+        warnings.warn(f"path: key file {path} has mode {mode:04o}: group or others may read or write it; run chmod 600 {path}", stacklevel=3)
+    def parse(text):
+        try: doc = json.loads(text)
+        except json.JSONDecodeError as e: raise ValueError(f"path: {path} is not a valid {what} key file (truncated or not JSON: {e.msg})") from None
+        if not isinstance(doc, dict): raise ValueError(f"path: {path} is not a valid {what} key file (not a JSON object)")
+        return doc
+    try: doc = parse(path.read_text(encoding='utf-8'))
+    except UnicodeDecodeError as e: raise ValueError(f"path: {path} is not a valid {what} key file (not UTF-8 text: {e.reason})") from None
+    sealed = doc.get('format') == KEY_WRAP_FORMAT
+    if sealed and passphrase is None: raise ValueError(f"passphrase: {path} is sealed with a passphrase; pass passphrase=")
+    if passphrase is not None and not sealed:
+        raise ValueError(f"passphrase: {path} is not sealed with a passphrase, but one was given (was the file replaced?)")
+    return parse(_unseal(doc, path, passphrase)) if sealed else doc
+
+def check_key_fingerprint(fingerprint:str, # the loaded key's fingerprint
+                          expected:str|None, # the fingerprint the caller trusts (None: no check)
+                          path:str|Path): # the key file, for the message
+    "Nothing if `expected` is None or equals `fingerprint` (hex, any case); else a ValueError: the key was replaced or edited."
+    if expected is None: return
+    if not isinstance(expected, str): raise TypeError(f"expected_fingerprint: expected a hex string, got {type(expected).__name__}")
+    if not hmac.compare_digest(expected.strip().lower().encode(), fingerprint.lower().encode()):
+        raise ValueError(f"expected_fingerprint: the key in {path} has fingerprint {fingerprint}, not the expected one: it was replaced or edited")

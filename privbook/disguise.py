@@ -22,7 +22,7 @@ def _method_of(cls, classmethod_:bool=False):
     return attach
 
 # %% auto #0
-__all__ = ['METHODS', 'UNITS', 'KEY_FORMAT', 'IV_MODES', 'KEY_FORMAT_V1', 'to_float', 'DisguiseKey', 'Disguise', 'transform',
+__all__ = ['METHODS', 'UNITS', 'KEY_FORMAT', 'IV_MODES', 'KEY_FORMAT_V2', 'to_float', 'DisguiseKey', 'Disguise', 'transform',
            'inverse', 'relabel_labels', 'restore_labels', 'save_key', 'load_key', 'estimate_permutation', 'Codebook',
            'build_codebook', 'codebook_attack', 'regression_attack', 'alexnet_small', 'train_classifier',
            'examiner_success_rate', 'direct_reidentification', 'Examination', 'examine', 'inversion_net',
@@ -31,7 +31,7 @@ __all__ = ['METHODS', 'UNITS', 'KEY_FORMAT', 'IV_MODES', 'KEY_FORMAT_V1', 'to_fl
 # %% ../nbs/30_disguise.ipynb #99e4447d
 METHODS = ('aes-ecb', 'aes-cbc', 'rmt-orth', 'rmt-proj')
 UNITS = (1, 2, 4, 8, 16)  # pixels per AES unit; 16 = one 16-byte AES block, < 16 = the scale-up path of Fig. 4
-KEY_FORMAT = 'privbook-disguise-key/2'
+KEY_FORMAT = 'privbook-disguise-key/3'
 
 def _block_rs(block)->tuple[int, int]:
     "(r, s) from `block` = r = s (int) or (r, s)."
@@ -123,9 +123,10 @@ class DisguiseKey:
     def t(self): return None if self.perm is None else len(self.perm)
     @property
     def fingerprint(self)->str:
-        "Public 16-hex-digit name of this key (HMAC of the master secret over the settings)."
+        "Public 32-hex-digit (128-bit) name of this key: HMAC of the master secret over every setting."
         (r, s) = self.block
-        return _kdf(self.master, 'fingerprint', self.method, r, s, self.unit, self.iv_mode, self.permute, self.relabel)[:8].hex()
+        return _kdf(self.master, 'fingerprint', self.method, r, s, self.unit, self.noise, self.num_classes, self.iv_mode,
+                    self.permute, self.relabel, self.seeded)[:16].hex()
     def derive_labels(self)->np.ndarray:
         "The label map sigma derived from the master secret."
         K = self.num_classes
@@ -261,7 +262,7 @@ class Disguise:
 
     @property
     def fingerprint(self)->str:
-        "Public 16-hex-digit name of the key (`DisguiseKey.fingerprint`); `transform` attaches it to its output."
+        "Public 32-hex-digit name of the key (`DisguiseKey.fingerprint`); `transform` attaches it to its output."
         return self.key.fingerprint
 
     def _set_key(self, key):
@@ -331,7 +332,7 @@ def _rmt_forward(k, a, noise, g):
 
 @_method_of(Disguise)
 def transform(self:Disguise, x:torch.Tensor, # images N x C x H x W, uint8 0..255 or float [0,1]
-              rng=None, # noise (and seeded random-IV) randomness: int seed or numpy Generator (default: the disguise's own)
+              rng=None, # noise (and a seeded key's random IVs): int seed or numpy Generator (default: the disguise's own)
               return_iv:bool=False, # also return the per-image CBC nonces (N x 16 uint8; None unless iv='random')
              ):
     "Disguised images T_K(x): same shape; AES keeps uint8 / float [0,1], RMT gives float32 in [0,1]."
@@ -341,8 +342,8 @@ def transform(self:Disguise, x:torch.Tensor, # images N x C x H x W, uint8 0..25
     N = len(a)
     g, nonce = _noise_rng(self, rng), None
     if self.method.startswith('aes'):
-        if k.iv_mode == 'random':  # CSPRNG nonces, unless the key is a reproducible (seeded) one or rng is given
-            nonce = g.integers(0, 256, (N, 16), dtype=np.uint8) if (k.seeded or rng is not None) else np.frombuffer(os.urandom(16*N), np.uint8).reshape(N, 16)
+        if k.iv_mode == 'random':  # nonces of a secret key come from the OS CSPRNG whatever `rng` is; a seeded key's are reproducible
+            nonce = g.integers(0, 256, (N, 16), dtype=np.uint8) if k.seeded else np.frombuffer(os.urandom(16*N), np.uint8).reshape(N, 16)
         B = _salt_pepper(_to_blocks(_to_bytes(a, kind), r, s), self.noise, g).transpose(1, 0, 2, 3, 4)[k.perm]
         out = _aes_forward(self, np.ascontiguousarray(B).reshape(k.t, N, r*s*C), kind, nonce).reshape(k.t, N, r, s, C)
         y = _from_blocks(out.transpose(1, 0, 2, 3, 4), k.shape)
@@ -441,41 +442,24 @@ def restore_labels(self:Disguise, c:torch.Tensor # secret labels (e.g. the disgu
     return torch.as_tensor(np.argsort(self.key.labels), dtype=torch.int64)[c.cpu()].to(c.device)
 
 # %% ../nbs/30_disguise.ipynb #e39bda63
-KEY_FORMAT_V1 = 'privbook-disguise-key/1'  # unkeyed SHA-256: still readable, with a warning
+from .core import key_file_mac, write_key_file, read_key_file, check_key_fingerprint
+KEY_FORMAT_V2 = 'privbook-disguise-key/2'  # the previous format (a fingerprint of fewer settings): read with allow_legacy=True
+_OLD_FORMATS = ('privbook-disguise-key/1',)  # the first format (an unkeyed SHA-256): no longer read
 
 def _b64(a, dt): return base64.b64encode(np.ascontiguousarray(a, dt).tobytes()).decode()
 def _unb64(s, dt): return np.frombuffer(base64.b64decode(s, validate=True), dt).copy()
-def _canonical(d, skip): return json.dumps({k: v for k, v in d.items() if k != skip}, sort_keys=True).encode()
-def _digest(d): return hashlib.sha256(_canonical(d, 'sha256')).hexdigest()
-def _mac(master, d): return hmac.new(_kdf(master, 'key-file-mac'), _canonical(d, 'mac'), hashlib.sha256).hexdigest()
+def _mac(master, d): return key_file_mac(_kdf(master, 'key-file-mac'), d)
 def _versions():
     import scipy
     return dict(numpy=np.__version__, scipy=scipy.__version__)
 
-def _write_new(path:Path, text:str, overwrite:bool):
-    "Write `text` to `path` (0600) atomically; without `overwrite`, fail if `path` exists (also if it appears meanwhile)."
-    if overwrite: return atomic_write_text(path, text, mode=0o600)
-    if path.exists() or path.is_symlink(): raise FileExistsError(f"path: {path} already exists; pass overwrite=True to replace it")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.{os.urandom(6).hex()}.tmp')
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, 'w') as f: f.write(text)
-        try: os.link(tmp, path)  # atomic and never replaces an existing file
-        except FileExistsError: raise FileExistsError(f"path: {path} already exists; pass overwrite=True to replace it") from None
-        except OSError:  # a file system without hard links: check, then rename
-            if path.exists(): raise FileExistsError(f"path: {path} already exists; pass overwrite=True to replace it") from None
-            os.replace(tmp, path)
-    finally:
-        if tmp.exists(): tmp.unlink()
-
 @_method_of(Disguise)
 def save_key(self:Disguise, path:str|Path, # key file to write (mode 0600)
              overwrite:bool=False, # replace an existing file (default: refuse, FileExistsError)
+             passphrase:str|bytes|None=None, # seal the whole file with it (scrypt + AES-256-GCM)
             )->Path:
-    "Write every secret of this disguise to `path` (0600, authenticated, atomic); nothing is printed."
-    path, k = Path(path), self.key
-    if path.is_dir(): raise IsADirectoryError(f"path: {path} is a folder, expected a key file name")
+    "Write every secret of this disguise to `path` (0600, under a MAC, atomic, sealed when a passphrase is given); nothing is printed."
+    k = self.key
     if k.seeded:
         warnings.warn("save_key: this key was made with seed=, so anyone who knows the seed can rebuild it: it is reproducible, "
                       "not secret. Use seed=None (a CSPRNG key) for real data.", stacklevel=2)
@@ -486,13 +470,12 @@ def save_key(self:Disguise, path:str|Path, # key file to write (mode 0600)
              labels=_b64(k.labels, '<i8'), perm=arr(k.perm, '<i8'), aes=arr(k.aes, 'u1'), iv=arr(k.iv, 'u1'), R=arr(k.R, '<f8'),
              versions=_versions())
     d['mac'] = _mac(k.master, d)
-    _write_new(path, json.dumps(d), overwrite)
-    return path
+    return write_key_file(path, d, overwrite, passphrase)
 
 def _bad(path, why): return ValueError(f"path: {path} is not a valid disguise key file ({why})")
 
 def _key_from_dict(d, path)->DisguiseKey:
-    m, (r, s), K = d['method'], d['block'], int(d['num_classes'])
+    m, (r, s), K = d['method'], _block_rs(d['block']), int(d['num_classes'])
     if m not in METHODS: raise _bad(path, f"unknown method {m!r}")
     master = base64.b64decode(d['master'], validate=True)
     if len(master) != 32: raise _bad(path, f"the master secret has {len(master)} bytes, not 32")
@@ -500,10 +483,14 @@ def _key_from_dict(d, path)->DisguiseKey:
     if not np.array_equal(np.sort(labels), np.arange(K)): raise _bad(path, f"the label map is not a permutation of {K} classes")
     iv_mode = d.get('iv_mode', 'fixed')
     if iv_mode not in IV_MODES: raise _bad(path, f"unknown iv_mode {iv_mode!r}")
-    key = DisguiseKey(m, (int(r), int(s)), int(d['unit']), float(d['noise']), K, bool(d['permute']), bool(d['relabel']), master,
+    key = DisguiseKey(m, (r, s), int(d['unit']), float(d['noise']), K, bool(d['permute']), bool(d['relabel']), master,
                       labels=labels, iv_mode=iv_mode, seeded=bool(d.get('seeded', False)))
     if d['shape'] is None: return key
-    C, H, W = map(int, d['shape'])
+    shape = d['shape']
+    if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
+        raise _bad(path, "shape: expected [C, H, W] of positive ints")
+    C, H, W = shape
+    if H % r or W % s: raise _bad(path, f"the block {r}x{s} does not tile the stored shape {C}x{H}x{W}")
     t = (H//r) * (W//s)
     key.shape, key.perm = (C, H, W), _unb64(d['perm'], '<i8')
     if not np.array_equal(np.sort(key.perm), np.arange(t)): raise _bad(path, f"the block permutation is not a permutation of {t} blocks")
@@ -522,8 +509,8 @@ def _key_from_dict(d, path)->DisguiseKey:
         if not np.isfinite(key.R).all() or (np.abs(np.linalg.det(key.R)) < 1e-12).any(): raise _bad(path, "a matrix R_j is singular or not finite")
     return key
 
-def _check_derivation(key:DisguiseKey, path, written_by:dict|None):
-    "Refuse a key whose stored material does not derive from its master secret."
+def _check_derivation(key:DisguiseKey, path, written_by:dict|None, strict:bool=False):
+    "Refuse a key whose stored material does not derive from its master secret (`strict`: also across numpy / scipy versions)."
     if key.aes is not None or key.iv is not None:
         fresh = key.derive(key.shape)
         for f in ('aes', 'iv'):
@@ -536,6 +523,10 @@ def _check_derivation(key:DisguiseKey, path, written_by:dict|None):
     if 'perm' in fresh and not np.array_equal(key.perm, fresh['perm']): bad.append('block permutation')
     if fresh.get('R') is not None and not np.allclose(key.R, fresh['R'], rtol=0, atol=1e-12): bad.append('matrices R_j')
     if not bad: return
+    if written_by and written_by != _versions() and strict:
+        raise _bad(path, f"the stored {', '.join(bad)} do not re-derive with numpy/scipy {_versions()} (written with {written_by}), and "
+                         "expected_fingerprint authenticates only what derives from the master secret; load it with its passphrase, "
+                         "or without expected_fingerprint (a warning)")
     if written_by and written_by != _versions():
         warnings.warn(f"load_key: the {', '.join(bad)} of {path} do not re-derive with numpy/scipy {_versions()} "
                       f"(written with {written_by}); using the stored (authenticated) arrays", stacklevel=3)
@@ -545,29 +536,33 @@ def _check_derivation(key:DisguiseKey, path, written_by:dict|None):
 @_method_of(Disguise, classmethod_=True)
 def load_key(cls:Disguise, path:str|Path, # key file written by `save_key`
              method:str|None=None, # if given, the method the key must be for
+             expected_fingerprint:str|None=None, # `Disguise.fingerprint`, kept apart from the file: refuses an edited or replaced key
+             passphrase:str|bytes|None=None, # the passphrase the file was sealed with
+             allow_legacy:bool=False, # also read the previous format (`KEY_FORMAT_V2`), with a warning
             )->Disguise:
-    "A `Disguise` with the key stored in `path`, authenticated and validated (edited, truncated or mismatched files are refused)."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"path: no key file at {path}")
-    try: d = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise _bad(path, f"truncated or not JSON: {e}") from None
-    if not isinstance(d, dict) or d.get('format') not in (KEY_FORMAT, KEY_FORMAT_V1): raise _bad(path, f"format is not {KEY_FORMAT!r}")
+    "A `Disguise` with the key stored in `path`: MAC-checked, validated, and authenticated when asked (edited, truncated or mismatched files are refused)."
+    d = read_key_file(path, 'disguise', passphrase)
+    fmt = d.get('format')
+    if fmt == KEY_FORMAT_V2 and not allow_legacy:
+        raise _bad(path, f"format {KEY_FORMAT_V2!r} is the previous one, whose fingerprint covers fewer settings; load it with allow_legacy=True and re-save it")
+    if fmt not in (KEY_FORMAT, KEY_FORMAT_V2): raise _bad(path, f"format {fmt!r} is not {KEY_FORMAT!r}" if fmt in _OLD_FORMATS else f"format is not {KEY_FORMAT!r}")
     try: master = base64.b64decode(d.get('master', ''), validate=True)
     except (TypeError, base64.binascii.Error): raise _bad(path, "the master secret is not base64") from None
-    if d['format'] == KEY_FORMAT:
-        if not isinstance(d.get('mac'), str) or not hmac.compare_digest(d['mac'], _mac(master, d)):
-            raise _bad(path, "authentication failed (MAC mismatch): the file was modified or corrupted")
-    else:
-        if d.get('sha256') != _digest(d): raise _bad(path, "checksum mismatch: the file was modified or corrupted")
-        warnings.warn(f"load_key: {path} uses the unauthenticated format {KEY_FORMAT_V1!r}; re-save it with save_key(..., overwrite=True)", stacklevel=2)
+    if not isinstance(d.get('mac'), str) or not hmac.compare_digest(d['mac'], _mac(master, d)):
+        raise _bad(path, "authentication failed (MAC mismatch): the file was modified or corrupted")
     if method is not None and d.get('method') != method: raise ValueError(f"method: the key in {path} is for {d.get('method')!r}, not {method!r}")
-    try: key = _key_from_dict(d, path)
+    try:
+        key = _key_from_dict(d, path)
+        obj = cls(key.method, key.block, unit=key.unit, noise=key.noise, key=key, num_classes=key.num_classes, iv=key.iv_mode)
+        if key.shape is not None: obj._check_shape(key.shape)
     except (KeyError, TypeError, ValueError, base64.binascii.Error) as e:
         if str(e).startswith('path:'): raise
         raise _bad(path, f"missing or malformed field: {e}") from None
-    _check_derivation(key, path, d.get('versions'))
-    obj = cls(key.method, key.block, unit=key.unit, noise=key.noise, key=key, num_classes=key.num_classes, iv=key.iv_mode)
-    if key.shape is not None: obj._check_shape(key.shape)
+    _check_derivation(key, path, d.get('versions'), strict=expected_fingerprint is not None and passphrase is None)
+    if fmt == KEY_FORMAT_V2:
+        warnings.warn(f"load_key: {path} uses the previous key format {KEY_FORMAT_V2!r}; re-save it with save_key(..., overwrite=True)", stacklevel=2)
+    elif d.get('fingerprint') != key.fingerprint: raise _bad(path, "the stored fingerprint is not the key's: its settings were edited")
+    check_key_fingerprint(key.fingerprint, expected_fingerprint, path)
     return obj
 
 # %% ../nbs/30_disguise.ipynb #636771d7

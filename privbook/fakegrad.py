@@ -33,8 +33,7 @@ def fake_weights(W_o:torch.Tensor, # original weights W_o (K x D) of the last fu
     return W_F.to(W_o.dtype)
 
 # %% ../nbs/40_fakegrad.ipynb #630e3e6c
-def _key_id(perm:torch.Tensor, nonce:bytes|None)->str|None:
-    if nonce is None: return None
+def _key_id(perm:torch.Tensor, nonce:bytes)->str:
     return hashlib.sha256(b'privbook.fakegrad.key-id\0' + nonce + perm.numpy().astype('<i8').tobytes()).hexdigest()
 
 class Key:
@@ -42,12 +41,13 @@ class Key:
     def __init__(self, perm, # a permutation of 0..2K-1
                  fingerprint:str|None=None, # SHA-256 of the protected layer this key belongs to (set by `protect`)
                  layer:str|None=None, # name of that layer in the model (public)
-                 nonce:bytes|None=None): # 16 secret random bytes that make `key_id` unguessable
+                 nonce:bytes|None=None): # 16 secret random bytes that make `key_id` unguessable; None: fresh from the CSPRNG
         p = np.asarray(perm)
         if p.ndim != 1 or not (np.issubdtype(p.dtype, np.integer) or p.size == 0): raise TypeError("perm: expected a 1-D sequence of ints")
         if p.size < 4 or p.size % 2: raise ValueError(f"perm: expected an even length 2K >= 4, got {p.size}")
         if not np.array_equal(np.sort(p), np.arange(p.size)): raise ValueError(f"perm: expected a permutation of 0..{p.size-1}")
-        if nonce is not None and (not isinstance(nonce, bytes) or len(nonce) != 16): raise ValueError("nonce: expected 16 bytes")
+        if nonce is None: nonce = secrets.token_bytes(16)
+        if not isinstance(nonce, bytes) or len(nonce) != 16: raise ValueError("nonce: expected 16 bytes")
         self._perm = torch.as_tensor(p.astype(np.int64))
         self.fingerprint, self.layer, self._nonce = fingerprint, layer, nonce
 
@@ -58,7 +58,7 @@ class Key:
     @property
     def perm(self)->torch.Tensor: return self._perm.clone()  # K itself: only read it on purpose
     @property
-    def key_id(self)->str|None: return _key_id(self._perm, self._nonce)  # stored with the protected model
+    def key_id(self)->str: return _key_id(self._perm, self._nonce)  # public; stored with the protected model; the key file's fingerprint
     def __repr__(self): return f"Key(n_outputs={self.n_outputs}, layer={self.layer!r}, fingerprint={(self.fingerprint or 'unbound')[:12]}, permutation=<secret>)"
     __str__ = __repr__
     def __eq__(self, o): return isinstance(o, Key) and torch.equal(self._perm, o._perm) and self.fingerprint == o.fingerprint and self._nonce == o._nonce
@@ -70,6 +70,7 @@ class Key:
                 )->Key:
         "A fresh random key for `n_outputs` outputs."
         check_positive(n_outputs, 'n_outputs', integer=True, minimum=4)
+        if n_outputs % 2: raise ValueError(f"n_outputs: expected an even number 2K >= 4 (K real and K fake outputs), got {n_outputs}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))): raise TypeError(f"seed: expected an int or None, got {type(seed).__name__}")
         rng = secrets.SystemRandom() if seed is None else random.Random(int(seed))
         p = list(range(n_outputs))
@@ -298,35 +299,47 @@ class Decrypted(nn.Module):
     def forward(self, x): return self.protected(x).index_select(-1, self.perm)[..., :self.k]
 
 # %% ../nbs/40_fakegrad.ipynb #98df28d9
-_FORMAT = 'privbook.fakegrad.key'
+import hmac
+from .core import key_file_mac, write_key_file, read_key_file, check_key_fingerprint
 
-def save_key(key:Key, path:str|Path)->Path:
-    "Write `key` to `path` (JSON, mode 0600, atomically)."
+_FORMAT, _VERSION = 'privbook.fakegrad.key', 3
+
+def _mac_key(nonce:bytes)->bytes: return hmac.new(nonce, b'privbook.fakegrad.key-file-mac', hashlib.sha256).digest()
+
+def save_key(key:Key, path:str|Path, # key file to write (mode 0600)
+             overwrite:bool=False, # replace an existing file (default: refuse, FileExistsError)
+             passphrase:str|bytes|None=None, # seal the whole file with it (scrypt + AES-256-GCM)
+            )->Path:
+    "Write `key` to `path` (JSON under a MAC, mode 0600, atomically, sealed when a passphrase is given)."
     check_key(key)
-    if not isinstance(path, (str, Path)): raise TypeError(f"path: expected a file path, got {type(path).__name__}")
-    doc = dict(format=_FORMAT, version=2, n_outputs=key.n_outputs, layer=key.layer, fingerprint=key.fingerprint,
-               nonce=None if key._nonce is None else key._nonce.hex(), perm=key._perm.tolist())
-    atomic_write_text(path, json.dumps(doc), mode=0o600)
-    return Path(path)
+    doc = dict(format=_FORMAT, version=_VERSION, n_outputs=key.n_outputs, layer=key.layer, fingerprint=key.fingerprint,
+               nonce=key._nonce.hex(), perm=key._perm.tolist())
+    doc['mac'] = key_file_mac(_mac_key(key._nonce), doc)
+    return write_key_file(path, doc, overwrite, passphrase)
 
 def load_key(path:str|Path, # a file written by `save_key`
              model:nn.Module|None=None, # the protected model the key must belong to
+             expected_fingerprint:str|None=None, # the key's `key_id`, kept apart from the file: refuses an edited or replaced key
+             passphrase:str|bytes|None=None, # the passphrase the file was sealed with
             )->Key:
-    "The key stored at `path`, validated (and checked against `model` when given)."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"path: no key file at {path}")
-    if stat.S_IMODE(path.stat().st_mode) & 0o077: warnings.warn(f"path: key file {path} is readable by others; chmod 600 it")
-    try: doc = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as e: raise ValueError(f"path: {path} is not a fakegrad key file (truncated or corrupt: {e.msg if hasattr(e, 'msg') else e})") from None
-    if not isinstance(doc, dict) or doc.get('format') != _FORMAT: raise ValueError(f"path: {path} is not a fakegrad key file")
+    "The key stored at `path`: MAC-checked, validated, and authenticated / checked against `model` when asked."
+    doc = read_key_file(path, 'fakegrad', passphrase)
+    bad = lambda why: ValueError(f"path: {path} is not a valid fakegrad key file ({why})")
+    if doc.get('format') != _FORMAT: raise bad(f"format is not {_FORMAT!r}")
+    if (v := doc.get('version')) != _VERSION:
+        raise bad(f"version {v if isinstance(v, int) else 'unknown'}: older key files have no MAC and cannot be checked; protect the model again and save the new key")
+    nonce = doc.get('nonce')
+    if not isinstance(nonce, str) or len(nonce) != 32: raise bad("missing or malformed nonce: expected 32 hex digits")
+    try: nonce = bytes.fromhex(nonce)
+    except ValueError: raise bad("malformed nonce: expected 32 hex digits") from None
+    if not isinstance(doc.get('mac'), str) or not hmac.compare_digest(doc['mac'], key_file_mac(_mac_key(nonce), doc)):
+        raise bad("authentication failed (MAC mismatch): the file was modified or corrupted")
     perm, n = doc.get('perm'), doc.get('n_outputs')
-    if not isinstance(perm, list) or not isinstance(n, int) or len(perm) != n:
-        raise ValueError(f"path: key file {path} declares {n} outputs but holds {len(perm) if isinstance(perm, list) else 'no'} entries (truncated or edited)")
-    try:
-        nonce = doc.get('nonce')
-        nonce = None if nonce is None else bytes.fromhex(nonce)
-        key = Key(perm, doc.get('fingerprint'), doc.get('layer'), nonce)
-    except (TypeError, ValueError) as e: raise ValueError(f"path: key file {path} holds an invalid key ({e})") from None
+    if not isinstance(perm, list) or not isinstance(n, int) or len(perm) != n: raise bad(f"it declares {n} outputs but holds {len(perm) if isinstance(perm, list) else 'no'} entries")
+    if not all(isinstance(doc.get(f), (str, type(None))) for f in ('layer', 'fingerprint')): raise bad("layer and fingerprint must be strings")
+    try: key = Key(perm, doc['fingerprint'], doc['layer'], nonce)
+    except (TypeError, ValueError) as e: raise bad(f"an invalid key: {e}") from None
+    check_key_fingerprint(key.key_id, expected_fingerprint, path)
     return check_key(key, model) if model is not None else key
 
 Key.save_key = save_key

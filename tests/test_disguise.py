@@ -206,19 +206,18 @@ def _saved(tmp_path, method='aes-ecb', block=4, x=None):
     d.transform(x if x is not None else torch.zeros(1, 1, 28, 28, dtype=torch.uint8))
     return d, d.save_key(tmp_path/'k.key')
 
-def test_tampered_key_with_recomputed_plain_hash_is_rejected(tmp_path):
+def test_tampered_key_is_rejected(tmp_path):
     d, p = _saved(tmp_path)
     f = json.loads(p.read_text())
     aes = bytearray(base64.b64decode(f['aes'])); aes[5] ^= 0x40                # one byte of one AES key
     f['aes'] = base64.b64encode(bytes(aes)).decode()
-    f['sha256'] = disguise._digest(f)                                         # the old format's unkeyed hash, recomputed
     (tmp_path/'edited.key').write_text(json.dumps(f))
     with pytest.raises(ValueError, match='^path:.*authentication failed'): Disguise.load_key(tmp_path/'edited.key')
-    f2 = json.loads(p.read_text()); f2['format'] = disguise.KEY_FORMAT_V1; f2.pop('mac')  # or posing as the old format
-    f2['aes'] = f['aes']; f2['sha256'] = disguise._digest(f2)
+    f2 = json.loads(p.read_text()); f2['format'] = 'privbook-disguise-key/1'; f2.pop('mac')  # or posing as the unauthenticated first format
+    f2['aes'] = f['aes']; f2['sha256'] = '0'*64
     (tmp_path/'v1.key').write_text(json.dumps(f2))
-    with pytest.warns(UserWarning, match='unauthenticated'), pytest.raises(ValueError, match='^path:.*do not derive from its master secret'):
-        Disguise.load_key(tmp_path/'v1.key')
+    for legacy in (False, True):
+        with pytest.raises(ValueError, match="^path:.*format 'privbook-disguise-key/1' is not"): Disguise.load_key(tmp_path/'v1.key', allow_legacy=legacy)
 
 @pytest.mark.parametrize('method', METHODS)
 def test_master_secret_swap_is_rejected_even_with_a_recomputed_mac(tmp_path, method):
@@ -238,12 +237,14 @@ def test_every_field_is_authenticated(tmp_path):
         (tmp_path/'e.key').write_text(json.dumps(f))
         with pytest.raises(ValueError, match='authentication failed'): Disguise.load_key(tmp_path/'e.key')
 
-def test_legacy_key_file_loads_with_warning(tmp_path, x_uint8):
+def test_previous_key_format_loads_only_when_asked(tmp_path, x_uint8):
     d, p = _saved(tmp_path, x=x_uint8)
-    f = json.loads(p.read_text()); f.pop('mac'); f['format'] = disguise.KEY_FORMAT_V1; f['sha256'] = disguise._digest(f)
-    (tmp_path/'v1.key').write_text(json.dumps(f))
-    with pytest.warns(UserWarning, match='unauthenticated format'): d2 = Disguise.load_key(tmp_path/'v1.key')
-    assert torch.equal(d2.transform(x_uint8), d.transform(x_uint8))
+    f = json.loads(p.read_text()); f['format'] = disguise.KEY_FORMAT_V2; f['fingerprint'] = f['fingerprint'][:16]  # its 64-bit fingerprint
+    f['mac'] = disguise._mac(base64.b64decode(f['master']), f)
+    (tmp_path/'v2.key').write_text(json.dumps(f)); (tmp_path/'v2.key').chmod(0o600)
+    with pytest.raises(ValueError, match='^path:.*allow_legacy=True'): Disguise.load_key(tmp_path/'v2.key')
+    with pytest.warns(UserWarning, match='previous key format'): d2 = Disguise.load_key(tmp_path/'v2.key', allow_legacy=True)
+    assert torch.equal(d2.transform(x_uint8), d.transform(x_uint8)) and d2.fingerprint == d.fingerprint
 
 def test_save_key_does_not_overwrite_by_default(tmp_path):
     d1, p = _saved(tmp_path)
@@ -278,7 +279,7 @@ def test_wrong_key_inverse_is_detected_by_fingerprint(x_uint8, method):
     with pytest.raises(ValueError, match='^y: these images were disguised with another key'): wrong.inverse(y)
     with pytest.raises(ValueError, match='another key'): wrong.inverse(y[:3], fingerprint=right.fingerprint)
     right.inverse(y); right.inverse(y[:3], fingerprint=right.fingerprint)  # the right key passes
-    assert right.fingerprint == Disguise(method, b, key=right.key).fingerprint and len(right.fingerprint) == 16
+    assert right.fingerprint == Disguise(method, b, key=right.key).fingerprint and len(right.fingerprint) == 32
 
 def test_cbc_random_iv_per_image(x_uint8):
     z = torch.zeros(4, 1, 28, 28, dtype=torch.uint8)
