@@ -136,7 +136,7 @@ def _grouped(vals, groups, level, n_boot, seed):
     a = (1 - level)/2
     return np.quantile(stats, a), np.quantile(stats, 1 - a)
 
-def bootstrap_ci(values, # one measurement per unit (image, user, seed), e.g. 0/1 correctness per image
+def bootstrap_ci(values, # one measurement per unit (image, user, seed); one model's 0/1 outcomes: use `proportion_ci`
                  groups=None, # optional group of each value (its training seed): resample groups, then values within them
                  level:float=0.95, # confidence level
                  n_boot:int=2000, # bootstrap resamples
@@ -347,21 +347,27 @@ def gate(rec, # a `core.Recorder`
     competence_gate(passed, f'{what}: ours {ci} (n={ci.n}), gate {op} {than:g}')
     return passed
 
+def _field(r, k):
+    v = r.get(k, None)
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
 def _recorded(df, metric, show):
-    "The recorded `metric` rows, each verdict computed again from its recorded interval."
+    "The recorded `metric` rows, each verdict computed again from its recorded interval (None where no comparison was recorded)."
     c = df[df.metric == metric].copy() if 'metric' in df else pd.DataFrame()
     if c.empty: return c
     words = _KINDS[metric]
     def again(r):
+        # `claim` rows hold the words in 'what' and the comparison in 'claim'; the DisguisedNets notebooks' the words in 'claim' and the comparison in 'op'
+        what, op = (_field(r, 'what'), _field(r, 'claim')) if metric == 'claim' and _field(r, 'what') else (_field(r, 'what') or _field(r, 'claim'), _field(r, 'op'))
         if r.verdict == VERDICTS[3]:
-            if show: print(f'{r.what}: UNTESTABLE ({r.get("reason")})')
+            if show: print(f'{what}: UNTESTABLE ({_field(r, "reason")})')
             return VERDICTS[3]
+        if op not in OPS or any(_field(r, k) is None for k in ('value', 'ci_low', 'ci_high', 'n', 'ci_level', 'than')): return None
         ci = Interval(float(r.value), float(r.ci_low), float(r.ci_high), int(r.n), float(r.ci_level))
-        op = r.claim if metric == 'claim' else r.op
-        v = words[VERDICTS.index(verdict(ci, op, float(r.than), float(r.tol)))]
-        paper = r.get('paper', None)
-        paper = None if paper is None or pd.isna(paper) else float(paper)
-        if show: print(claim_line(r.what, ci, op, float(r.than), float(r.tol), paper) if metric == 'claim' else f'hypothesis: {r.what}: ours {ci} (n={ci.n}) -> {v.upper()}')
+        than, tol, paper = float(r.than), float(_field(r, 'tol') or 0.), _field(r, 'paper')
+        paper = None if paper is None else float(paper)
+        v = words[VERDICTS.index(verdict(ci, op, than, tol))]
+        if show: print(claim_line(what, ci, op, than, tol, paper) if metric == 'claim' else f'hypothesis: {what}: ours {ci} (n={ci.n}) -> {v.upper()}')
         return v
     c['verdict_recomputed'] = c.apply(again, axis=1)
     return c.reset_index(drop=True)
@@ -369,7 +375,7 @@ def _recorded(df, metric, show):
 def recorded_claims(df:pd.DataFrame, # results read with `core.read_results`
                     show:bool=False, # print each claim's line (`claim_line`) as well
                    )->pd.DataFrame:
-    "The recorded 'claim' rows, each verdict computed again from its recorded interval (column `verdict_recomputed`)."
+    "The recorded 'claim' rows, each verdict computed again from its recorded interval (column `verdict_recomputed`; None where no comparison was recorded)."
     return _recorded(df, 'claim', show)
 
 def recorded_hypotheses(df:pd.DataFrame, # results read with `core.read_results`

@@ -1,6 +1,6 @@
 "Tests of privbook.metrics' statistics layer: binomial intervals, effect-size and equivalence verdicts, hypotheses, gates, untestable claims."
 import math
-import numpy as np, pytest, torch
+import numpy as np, pandas as pd, pytest, torch
 from privbook import metrics
 from privbook.core import Recorder, read_results
 from privbook.metrics import Interval
@@ -230,5 +230,14 @@ def test_nothing_recorded_on_bad_input(rec, tmp_path):
 
 
 def test_recorded_empty():
-    import pandas as pd
     assert metrics.recorded_claims(pd.DataFrame()).empty and metrics.recorded_hypotheses(pd.DataFrame({'metric': ['accuracy']})).empty
+
+
+def test_recorded_claims_other_schema(rec, tmp_path):
+    "Rows that hold the claim's words in 'claim' and the comparison in 'op' (the DisguisedNets notebooks') are recomputed too; rows without a comparison give None (NaN)."
+    ci = Interval(60.9, 60.2, 61.6, 500)
+    rec.log('claim', ci.est, claim='16-px hit rate is below 10%', op='<', than=10.0, tol=0.0, verdict='not reproduced', **ci.params())
+    rec.log('claim', ci.est, claim='2-px success rate is about 60%', op='~', than=60.0, tol=2.0, verdict='reproduced', paper=60, **ci.params())
+    rec.log('claim', None, claim='the attack is at chance', verdict='no verdict (at chance)')
+    rc = metrics.recorded_claims(read_results(tmp_path), show=True)
+    assert rc.verdict_recomputed.tolist()[:2] == ['not reproduced', 'reproduced'] and pd.isna(rc.verdict_recomputed.iloc[2])
