@@ -11,9 +11,11 @@ from pytorch_msssim import ssim as _ssim
 from .core import check_images, check_labels, paper_dry
 
 # %% auto #0
-__all__ = ['VERDICTS', 'accuracy', 'ssim', 'dssim', 'mse', 'psnr', 'linf', 'confidence_distortion', 'attack_success_rate',
-           'beside', 'Interval', 'bootstrap_ci', 'bootstrap_diff', 'verdict', 'claim_line', 'CompetenceGateError',
-           'competence_gate', 'claim', 'recorded_claims']
+__all__ = ['VERDICTS', 'OPS', 'PROPORTION_METHODS', 'HYPOTHESIS_VERDICTS', 'accuracy', 'ssim', 'dssim', 'mse', 'psnr', 'linf',
+           'confidence_distortion', 'attack_success_rate', 'beside', 'Interval', 'bootstrap_ci', 'bootstrap_diff',
+           'effect_verdict', 'verdict', 'claim_line', 'CompetenceGateError', 'competence_gate', 'proportion_ci',
+           'equivalence', 'hypothesis_verdict', 'claim', 'hypothesis', 'untestable', 'gate', 'recorded_claims',
+           'recorded_hypotheses']
 
 # %% ../nbs/03_metrics.ipynb #215a6b63
 def _pair(a, b, na='a', nb='b'):
@@ -95,7 +97,7 @@ def beside(ours:pd.DataFrame, # our table
 # %% ../nbs/03_metrics.ipynb #be0a223b
 @dataclass(frozen=True)
 class Interval:
-    "An estimate with its bootstrap interval."
+    "An estimate with its interval (bootstrap or binomial)."
     est:float # the statistic on the data
     lo:float # lower end of the interval
     hi:float # upper end of the interval
@@ -118,9 +120,9 @@ def _as_1d(v, name):
     if not np.isfinite(a).all(): raise ValueError(f"{name}: contains NaN or infinite values")
     return a
 
-def _check_level(level, n_boot):
-    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)): raise TypeError(f"level: expected a number in (0, 1), got {type(level).__name__}")
-    if not 0 < level < 1: raise ValueError(f"level: expected a confidence level in (0, 1), got {level!r}")
+def _check_level(level, n_boot=2000, name='level'):
+    if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)): raise TypeError(f"{name}: expected a number in (0, 1), got {type(level).__name__}")
+    if not 0 < level < 1: raise ValueError(f"{name}: expected a confidence level in (0, 1), got {level!r}")
     if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or not 100 <= n_boot <= 10**6: raise ValueError(f"n_boot: expected an int in [100, 10**6], got {n_boot!r}")
 
 def _grouped(vals, groups, level, n_boot, seed):
@@ -134,7 +136,7 @@ def _grouped(vals, groups, level, n_boot, seed):
     a = (1 - level)/2
     return np.quantile(stats, a), np.quantile(stats, 1 - a)
 
-def bootstrap_ci(values, # one measurement per unit (image, user, seed), e.g. 0/1 correctness per image
+def bootstrap_ci(values, # one measurement per unit (image, user, seed); one model's 0/1 outcomes: use `proportion_ci`
                  groups=None, # optional group of each value (its training seed): resample groups, then values within them
                  level:float=0.95, # confidence level
                  n_boot:int=2000, # bootstrap resamples
@@ -172,22 +174,47 @@ def bootstrap_diff(a, # measurements under condition A (e.g. a defence), one per
     q = (1 - level)/2
     return Interval(float(a_.mean() - b_.mean()), float(np.quantile(d, q)), float(np.quantile(d, 1 - q)), int(a_.size + b_.size), level)
 
-VERDICTS = ('reproduced', 'not reproduced', 'inconclusive')
+VERDICTS = ('reproduced', 'not reproduced', 'inconclusive', 'untestable')  # the last one is recorded with its reason (`untestable`), never computed
+OPS = ('>', '<', '~', '=')  # the comparisons `verdict` knows
+
+def _number(v, name)->float:
+    if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)): raise TypeError(f"{name}: expected a number, got {type(v).__name__}")
+    if not math.isfinite(v): raise ValueError(f"{name}: expected a finite number, got {v}")
+    return float(v)
+
+def _check_ci(ci):
+    if not isinstance(ci, Interval): raise TypeError(f"ci: expected an Interval, got {type(ci).__name__}")
+
+def _check_tol(tol)->float:
+    tol = _number(tol, 'tol')
+    if tol < 0: raise ValueError(f"tol: expected >= 0, got {tol}")
+    return tol
+
+def effect_verdict(ci:Interval, # our interval for the effect (e.g. a difference of accuracies)
+                   paper:float, # the effect the paper states, in the same units
+                   tol:float=0., # stated tolerance: the interval is widened by this much on both sides
+                   null:float|None=0., # the value meaning "no effect" (None: do not check it)
+                  )->str:
+    "'reproduced' when the paper's effect lies in `ci` widened by `tol` and `ci` excludes `null`; 'not reproduced' when it lies outside, whatever the sign; else 'inconclusive'."
+    _check_ci(ci)
+    paper, tol = _number(paper, 'paper'), _check_tol(tol)
+    if not ci.lo - tol <= paper <= ci.hi + tol: return VERDICTS[1]
+    return VERDICTS[2] if null is not None and ci.lo <= _number(null, 'null') <= ci.hi else VERDICTS[0]
 
 def verdict(ci:Interval, # our interval for the quantity the claim is about
-            claim:str, # '>' / '<': the quantity lies above / below `than`; '~': it lies within `tol` of `than`
+            claim:str, # '>' / '<': above / below `than`; '~': within `tol` of `than`; '=': an effect of size `than` (`effect_verdict`)
             than:float=0., # the threshold or the paper's value
-            tol:float=0., # half-width of the band around `than` for claim '~'
+            tol:float=0., # half-width of the band around `than` for claims '~' and '='
            )->str:
     "'reproduced', 'not reproduced' or 'inconclusive', from the interval alone."
-    if not isinstance(ci, Interval): raise TypeError(f"ci: expected an Interval, got {type(ci).__name__}")
+    _check_ci(ci)
+    if claim not in OPS: raise ValueError(f"claim: expected one of {OPS}, got {claim!r}")
+    than, tol = _number(than, 'than'), _check_tol(tol)
     if claim == '>': return VERDICTS[0] if ci.lo > than else VERDICTS[1] if ci.hi <= than else VERDICTS[2]
     if claim == '<': return VERDICTS[0] if ci.hi < than else VERDICTS[1] if ci.lo >= than else VERDICTS[2]
-    if claim == '~':
-        if tol < 0: raise ValueError(f"tol: expected >= 0, got {tol}")
-        if than - tol <= ci.lo and ci.hi <= than + tol: return VERDICTS[0]
-        return VERDICTS[1] if ci.hi < than - tol or ci.lo > than + tol else VERDICTS[2]
-    raise ValueError(f"claim: expected '>', '<' or '~', got {claim!r}")
+    if claim == '=': return effect_verdict(ci, than, tol)
+    if than - tol <= ci.lo and ci.hi <= than + tol: return VERDICTS[0]
+    return VERDICTS[1] if ci.hi < than - tol or ci.lo > than + tol else VERDICTS[2]
 
 def claim_line(what:str, # the claim in words, e.g. 'FMD lowers unauthorized accuracy below uniform noise'
                ci:Interval, claim:str, than:float=0., tol:float=0.,
@@ -210,31 +237,149 @@ def competence_gate(passed:bool, # did the attack beat the trivial baseline on t
     if not passed: raise CompetenceGateError(f"competence gate failed: {what}. No defence number is recorded from this attack.")
     print(f'competence gate passed: {what}')
 
+# %% ../nbs/03_metrics.ipynb #5f1e2d3a
+PROPORTION_METHODS = ('wilson', 'clopper-pearson')
+
+def _count(v, name)->int:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)): raise TypeError(f"{name}: expected an int, got {type(v).__name__}")
+    return int(v)
+
+def proportion_ci(k_or_values, # a count of successes k (with `n`), or one 0/1 (bool) outcome per unit (without `n`)
+                  n:int|None=None, # number of trials when `k_or_values` is a count
+                  method:str='wilson', # 'wilson' or 'clopper-pearson' (exact)
+                  level:float=0.95, # confidence level
+                 )->Interval:
+    "k/n with its Wilson or Clopper-Pearson interval (`scipy.stats.binomtest`): inside [0, 1], of non-zero width at 0/n and n/n too."
+    if method not in PROPORTION_METHODS: raise ValueError(f"method: expected one of {PROPORTION_METHODS}, got {method!r}")
+    _check_level(level)
+    if n is None:
+        if isinstance(k_or_values, (bool, int, np.integer)): raise TypeError("n: expected the number of trials with a count k_or_values, got None")
+        v = _as_1d(k_or_values, 'k_or_values')
+        if not np.isin(v, (0, 1)).all(): raise ValueError("k_or_values: expected 0/1 (or bool) outcomes, or a count k with n")
+        k, n = int(v.sum()), int(v.size)
+    else:
+        k, n = _count(k_or_values, 'k_or_values'), _count(n, 'n')
+        if n < 1: raise ValueError(f"n: expected at least one trial, got {n}")
+        if not 0 <= k <= n: raise ValueError(f"k_or_values: expected a count in [0, n={n}], got {k}")
+    from scipy.stats import binomtest
+    r = binomtest(k, n).proportion_ci(confidence_level=level, method='exact' if method == 'clopper-pearson' else 'wilson')
+    return Interval(k / n, max(0., float(r.low)), min(1., float(r.high)), n, level)
+
+def equivalence(ci_or_diffs, # an Interval of the difference at level 1 - 2 alpha, or the per-unit (paired) differences
+                margin:float, # equivalence margin: differences within +-margin count as "no difference"
+                alpha:float=0.05, # level of each one-sided test; the interval used is the 1 - 2 alpha one
+                groups=None, # with differences: the group (seed) of each, for the two-level bootstrap
+                n_boot:int=2000, seed:int=0, # bootstrap of the differences
+               )->str:
+    "Two one-sided tests: 'reproduced' when the 1 - 2 alpha interval lies inside [-margin, margin], 'not reproduced' when it lies outside, else 'inconclusive'."
+    margin = _number(margin, 'margin')
+    if margin <= 0: raise ValueError(f"margin: expected > 0, got {margin}")
+    alpha = _number(alpha, 'alpha')
+    if not 0 < alpha < 0.5: raise ValueError(f"alpha: expected a level in (0, 0.5), got {alpha}")
+    if isinstance(ci_or_diffs, Interval):
+        ci = ci_or_diffs
+        if not math.isclose(ci.level, 1 - 2*alpha, abs_tol=1e-9):
+            raise ValueError(f"ci_or_diffs: expected an interval at level 1 - 2*alpha = {1 - 2*alpha:g}, got level {ci.level:g}")
+    else: ci = bootstrap_ci(_as_1d(ci_or_diffs, 'ci_or_diffs'), groups, level=1 - 2*alpha, n_boot=n_boot, seed=seed)
+    return verdict(ci, '~', 0., margin)
+
 # %% ../nbs/03_metrics.ipynb #4ea28bd1
+HYPOTHESIS_VERDICTS = ('supported', 'refuted', 'inconclusive', 'untestable')  # a hypothesis's words for VERDICTS
+_KINDS = {'claim': VERDICTS, 'hypothesis': HYPOTHESIS_VERDICTS}
+
+def _check_what(what):
+    if not isinstance(what, str) or not what.strip(): raise ValueError(f"what: expected the claim in words (a non-empty str), got {what!r}")
+
+def hypothesis_verdict(ci:Interval, op:str, than:float=0., tol:float=0.)->str:
+    "`verdict` in a hypothesis's words: 'supported', 'refuted' or 'inconclusive'."
+    return HYPOTHESIS_VERDICTS[VERDICTS.index(verdict(ci, op, than, tol))]
+
 def claim(rec, # a `core.Recorder` (e.g. `run.rec`)
           what:str, # the claim in words
           ci:Interval, # our interval for the quantity the claim is about
-          op:str, # '>' / '<' / '~' as in `verdict`
-          than:float=0., tol:float=0., # threshold (or the paper's value) and band for '~'
+          op:str, # '>' / '<' / '~' / '=' as in `verdict`
+          than:float=0., tol:float=0., # threshold (or the paper's value) and band for '~' / '='
           paper:float|None=None, # the paper's own number, shown beside ours
           **params)->str: # what else identifies the row (dataset, table, ...)
     "Print `claim_line` and record a 'claim' row with the interval and the verdict; returns the verdict."
-    print(claim_line(what, ci, op, than, tol, paper))
+    _check_what(what)
     v = verdict(ci, op, than, tol)
+    print(claim_line(what, ci, op, than, tol, paper))
     rec.log('claim', ci.est, what=what, claim=op, than=than, tol=tol, paper=paper, verdict=v, **ci.params(), **params)
     return v
+
+def hypothesis(rec, # a `core.Recorder`
+               what:str, # the project's hypothesis in words (not a paper's claim)
+               ci:Interval, # our interval for the quantity it is about
+               op:str, # '>' / '<' / '~' / '=' as in `verdict`
+               than:float=0., tol:float=0., # threshold and band
+               **params)->str: # what else identifies the row
+    "Print and record a 'hypothesis' row; returns 'supported', 'refuted' or 'inconclusive'."
+    _check_what(what)
+    v = hypothesis_verdict(ci, op, than, tol)
+    print(f'hypothesis: {what}: ours {ci} (n={ci.n}) -> {v.upper()}')
+    rec.log('hypothesis', ci.est, what=what, op=op, than=than, tol=tol, verdict=v, **ci.params(), **params)
+    return v
+
+def untestable(rec, # a `core.Recorder`
+               what:str, # the claim or hypothesis in words
+               reason:str, # why it cannot be tested here, e.g. 'both settings train to bit-identical models'
+               kind:str='claim', # 'claim' (a paper's) or 'hypothesis' (the project's)
+               **params)->str:
+    "Record a claim or hypothesis that cannot be tested, with the reason; returns 'untestable'."
+    _check_what(what)
+    if kind not in _KINDS: raise ValueError(f"kind: expected one of {tuple(_KINDS)}, got {kind!r}")
+    if not isinstance(reason, str) or not reason.strip(): raise ValueError(f"reason: expected why it cannot be tested (a non-empty str), got {reason!r}")
+    print(f'{what}: UNTESTABLE ({reason})')
+    rec.log(kind, None, what=what, verdict=VERDICTS[3], reason=reason, **params)
+    return VERDICTS[3]
+
+def gate(rec, # a `core.Recorder`
+         what:str, # what the gate checks, e.g. 'DeepFool fools the unprotected model (fooled rate)'
+         ci:Interval, # our interval for the gated quantity
+         op:str, # '>' / '<' / '~' / '=' as in `verdict`: the gate passes when the verdict is 'reproduced'
+         than:float=0., tol:float=0., # the gate's threshold and band
+         **params)->bool:
+    "Record a 'gate' row (interval, comparison, `passed`), then enforce it with `competence_gate`; returns `passed`."
+    _check_what(what)
+    passed = verdict(ci, op, than, tol) == VERDICTS[0]
+    rec.log('gate', ci.est, what=what, op=op, than=than, tol=tol, passed=passed, **ci.params(), **params)
+    competence_gate(passed, f'{what}: ours {ci} (n={ci.n}), gate {op} {than:g}')
+    return passed
+
+def _field(r, k):
+    v = r.get(k, None)
+    return None if v is None or (isinstance(v, float) and math.isnan(v)) else v
+
+def _recorded(df, metric, show):
+    "The recorded `metric` rows, each verdict computed again from its recorded interval (None where no comparison was recorded)."
+    c = df[df.metric == metric].copy() if 'metric' in df else pd.DataFrame()
+    if c.empty: return c
+    words = _KINDS[metric]
+    def again(r):
+        # `claim` rows hold the words in 'what' and the comparison in 'claim'; the DisguisedNets notebooks' the words in 'claim' and the comparison in 'op'
+        what, op = (_field(r, 'what'), _field(r, 'claim')) if metric == 'claim' and _field(r, 'what') else (_field(r, 'what') or _field(r, 'claim'), _field(r, 'op'))
+        if r.verdict == VERDICTS[3]:
+            if show: print(f'{what}: UNTESTABLE ({_field(r, "reason")})')
+            return VERDICTS[3]
+        if op not in OPS or any(_field(r, k) is None for k in ('value', 'ci_low', 'ci_high', 'n', 'ci_level', 'than')): return None
+        ci = Interval(float(r.value), float(r.ci_low), float(r.ci_high), int(r.n), float(r.ci_level))
+        than, tol, paper = float(r.than), float(_field(r, 'tol') or 0.), _field(r, 'paper')
+        paper = None if paper is None else float(paper)
+        v = words[VERDICTS.index(verdict(ci, op, than, tol))]
+        if show: print(claim_line(what, ci, op, than, tol, paper) if metric == 'claim' else f'hypothesis: {what}: ours {ci} (n={ci.n}) -> {v.upper()}')
+        return v
+    c['verdict_recomputed'] = c.apply(again, axis=1)
+    return c.reset_index(drop=True)
 
 def recorded_claims(df:pd.DataFrame, # results read with `core.read_results`
                     show:bool=False, # print each claim's line (`claim_line`) as well
                    )->pd.DataFrame:
-    "The recorded 'claim' rows, each verdict computed again from its recorded interval (column `verdict_recomputed`)."
-    c = df[df.metric == 'claim'].copy() if 'metric' in df else pd.DataFrame()
-    if c.empty: return c
-    def again(r):
-        ci = Interval(float(r.value), float(r.ci_low), float(r.ci_high), int(r.n), float(r.ci_level))
-        paper = r.get('paper', None)
-        paper = None if paper is None or pd.isna(paper) else float(paper)
-        if show: print(claim_line(r.what, ci, r.claim, float(r.than), float(r.tol), paper))
-        return verdict(ci, r.claim, float(r.than), float(r.tol))
-    c['verdict_recomputed'] = c.apply(again, axis=1)
-    return c.reset_index(drop=True)
+    "The recorded 'claim' rows, each verdict computed again from its recorded interval (column `verdict_recomputed`; None where no comparison was recorded)."
+    return _recorded(df, 'claim', show)
+
+def recorded_hypotheses(df:pd.DataFrame, # results read with `core.read_results`
+                        show:bool=False, # print each hypothesis's line as well
+                       )->pd.DataFrame:
+    "The recorded 'hypothesis' rows, each verdict computed again from its recorded interval (column `verdict_recomputed`)."
+    return _recorded(df, 'hypothesis', show)
