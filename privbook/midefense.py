@@ -932,11 +932,12 @@ def strong_attacker(d:SimpleNamespace, # a `setup_domain` result
 
 class KNNInversion(nn.Module):
     "The training-free attacker: the mean of the `k` auxiliary images whose log-probability vectors are nearest to the released one."
-    def __init__(self, aux_probs:torch.Tensor, # confidence vectors the attacker got for its auxiliary images (N x K)
+    def __init__(self, aux_probs:torch.Tensor, # confidence vectors the attacker got for its auxiliary images (N x K; normalized here)
                  aux_x:torch.Tensor, # those auxiliary images
                  k:int=10, chunk:int=256):
         super().__init__()
-        _check_probs(aux_probs, 'aux_probs')
+        if not isinstance(aux_probs, torch.Tensor) or aux_probs.ndim != 2 or not aux_probs.is_floating_point() or not torch.isfinite(aux_probs).all() or (aux_probs < 0).any():
+            raise ValueError("aux_probs: expected released confidence vectors N x K (finite, >= 0; rounded vectors need not sum to 1)")
         if len(aux_probs) != len(aux_x): raise ValueError(f"aux_x: expected {len(aux_probs)} images (one per confidence vector), got {len(aux_x)}")
         self.k, self.chunk, self.nz, self.output_shape = core.check_positive(k, 'k', integer=True, minimum=1), chunk, aux_probs.shape[1], tuple(aux_x.shape[1:])
         self.register_buffer('z', self._logp(aux_probs))

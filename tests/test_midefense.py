@@ -1,5 +1,7 @@
 "Properties of privbook.midefense: the label never changes, the noise stays in the budget, the models are untouched."
 import math
+import numpy as np
+import torch.nn.functional as F
 import pytest, torch, torch.nn as nn
 from hypothesis import given, settings, strategies as st, HealthCheck
 from privbook import midefense as M
@@ -188,3 +190,48 @@ def test_digits_never_fall_back_silently(tmp_path):
     with pytest.raises(FileNotFoundError, match="data_root: MNIST not found under .*digits_data='mnist5k'"):
         M.setup_domain('digits', 'smoke', data_root=str(tmp_path))
     with pytest.raises(ValueError, match='^digits_data:'): M.setup_domain('digits', 'smoke', digits_data='mnist1k')
+
+
+def _blob_world(n, seed):
+    "Images 1x8x16 with a bright column at a hidden position; the label is the position's quarter; the logits carry the position."
+    g = torch.Generator().manual_seed(seed)
+    pos = torch.randint(0, 16, (n,), generator=g)
+    x = torch.zeros(n, 1, 8, 16)
+    x[torch.arange(n), 0, :, pos] = 1.0
+    y = pos // 4
+    c = 5 * F.one_hot(y, 4).double()
+    c[:, 0] += pos.double() / 4
+    return x, y, c
+
+
+def test_ar_verdict_fails_when_the_defence_releases_the_undefended_softmax():
+    "The headline verdict machinery can fail: a 'defence' that returns the undefended softmax removes nothing."
+    xa, ya, ca = _blob_world(800, 0)
+    xe, ye, ce = _blob_world(300, 1)
+    attacker = M.KNNInversion(torch.softmax(ca, 1).float(), xa)
+    p0 = torch.softmax(ce, 1).float()
+    none = M.reconstruction_errors(attacker, p0, xe).double()
+    orc = M.oracle_errors(M.class_means(xa, ya, 4), p0, xe).double()
+    assert orc.mean() > 2 * none.mean()          # the attacker has a real advantage over the label here
+    groups = np.repeat([0, 1, 2], 100)
+    noise = M.matched_noise(ce.float(), torch.full((300,), 0.5), 'logit', 'gaussian', True, generator=torch.Generator().manual_seed(0))
+    ctrl = M.reconstruction_errors(attacker, noise, xe).double()
+    undefended = M.reconstruction_errors(attacker, p0.clone(), xe).double()   # the defence replaced by the undefended softmax
+    ar = M.ar_ci(undefended, none, orc, groups)
+    assert ar.est == 0 and ar.hi < M.AR_HELPS
+    assert M.defence_verdict(ar, M.ar_ci(undefended, none, orc, groups, control=ctrl)) == 'not reproduced'
+    label_only = M.reconstruction_errors(attacker, M.postprocess(p0, 'label_only'), xe).double()   # all but the label removed
+    assert M.ar_ci(label_only, none, orc, groups).lo > M.AR_HELPS
+
+
+def test_gate_rho_and_knn_module():
+    xa, ya, ca = _blob_world(400, 0)
+    xe, ye, ce = _blob_world(200, 1)
+    knn = M.KNNInversion(torch.softmax(ca, 1).float(), xa, k=1)
+    p0 = torch.softmax(ce, 1).float()
+    assert M.reconstruction_errors(knn, p0, xe).max() == 0      # the position is in the outputs: exact with k = 1
+    orc = M.oracle_errors(M.class_means(xa, ya, 4), p0, xe)
+    rho = M.rho_ci(M.reconstruction_errors(knn, p0, xe), orc)
+    assert rho.est == 1 and rho.lo == 1
+    with pytest.raises(ValueError, match='^aux_x:'): M.KNNInversion(torch.softmax(ca, 1).float(), xa[:3])
+    with pytest.raises(ValueError, match='^aux_probs:'): M.KNNInversion(-ca.float(), xa)
