@@ -330,7 +330,7 @@ def pending_runs(folder:str|Path # a recorded run's results folder, e.g. data/re
     for i, line in enumerate(f.read_text().splitlines(), 1):
         if not line.strip() or line.startswith('#'): continue
         name, sep, why = line.partition(':')
-        if not sep or not why.strip(): raise ValueError(f"{f}: line {i}: expected 'notebook: why it has no recorded run', got {line!r}")
+        if not sep or not why.strip(): raise ValueError(f"{f}: line {i}: expected 'notebook: why it has no recorded run'")
         out[name.strip()] = why.strip()
     return out
 

@@ -262,7 +262,7 @@ def _cifar_batch(path:Path, top:Path, classes:int=10)->tuple[np.ndarray, np.ndar
     if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3*32*32:
         raise _bad(path, f"'data' should be a uint8 array N x 3072, got {getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
     try: y = np.asarray(d['labels'], dtype=np.int64)
-    except (TypeError, ValueError, OverflowError) as e: raise _bad(path, f"'labels' are not integers ({e})") from None
+    except (TypeError, ValueError, OverflowError) as e: raise _bad(path, f"'labels' are not integers ({type(e).__name__})") from None
     if y.shape != (len(x),): raise _bad(path, f"{y.size} labels for {len(x)} images")
     return x.reshape(-1, 3, 32, 32), _labels_in_range(path, y, classes)
 

@@ -334,3 +334,9 @@ def test_run_dir_that_is_a_file(tmp_path):
     with pytest.raises(ValueError, match='run_dir') as e: cli.reproduce('smoke', nbs=nbs, run_dir=tmp_path/'afile')
     assert str(tmp_path/'afile') in str(e.value)
     assert cli.main(['reproduce', '--nbs', str(nbs), '--run-dir', str(tmp_path/'afile')]) == 2
+
+def test_cifar_labels_are_not_echoed(tmp_path):
+    "Labels that are not numbers: the error says so without quoting them."
+    cifar_batch(tmp_path/'cifar-10-batches-py'/'test_batch', labels=[SECRET.decode()] * 6)
+    with pytest.raises(data.DataFileError, match="test_batch.*'labels' are not integers") as e: data.load('cifar10', 'test', root=tmp_path)
+    assert_no_secret(str(e.value))
