@@ -4,17 +4,17 @@
 
 # %% ../nbs/06_cli.ipynb #bae98584
 from __future__ import annotations
-import argparse, ast, datetime, fnmatch, json, operator, os, secrets, shutil, signal, sys, time
+import argparse, ast, datetime, fnmatch, json, operator, os, secrets, shutil, signal, sys, time, warnings
 from pathlib import Path
 import pandas as pd
 import privbook
-from .core import get_scale, read_results, atomic_write_text, git_revision
+from .core import SCALES, get_scale, read_results, atomic_write_text, git_revision
 
 # %% auto #0
-__all__ = ['RESERVED', 'find_nbs', 'packaged_nbs', 'notebooks_dir', 'has_parameters', 'experiment_notebooks', 'resolve_notebook',
-           'parse_value', 'parameters', 'check_params', 'NotebookFailed', 'to_html', 'run_notebook', 'new_run_dir',
-           'summarize', 'headlines', 'record', 'setup_run_names', 'run_rows', 'pending_runs', 'run_unit', 'reproduce',
-           'main']
+__all__ = ['RESERVED', 'RECORD_SCALES', 'find_nbs', 'packaged_nbs', 'notebooks_dir', 'read_notebook', 'has_parameters',
+           'experiment_notebooks', 'resolve_notebook', 'parse_value', 'parameters', 'check_params', 'NotebookFailed',
+           'to_html', 'run_notebook', 'new_run_dir', 'summarize', 'headlines', 'record', 'setup_run_names', 'run_rows',
+           'pending_runs', 'run_unit', 'reproduce', 'main']
 
 # %% ../nbs/06_cli.ipynb #5ac260e6
 def find_nbs(start:str|Path|None=None # where to start looking (default: the current directory)
@@ -42,9 +42,18 @@ def notebooks_dir(nbs:str|Path|None=None # an explicit folder (`--nbs`)
                                               "installed package; pass --nbs DIR or install privbook from a wheel")
     return found
 
+def read_notebook(nb_path:str|Path)->dict:
+    "The notebook file as JSON; a truncated or non-JSON file is a ValueError naming it."
+    p = Path(nb_path)
+    try: nb = json.loads(p.read_text(encoding='utf-8'))
+    except UnicodeDecodeError as e: raise ValueError(f"notebook: {p} is not UTF-8 text ({e.reason} at byte {e.start})") from None
+    except json.JSONDecodeError as e: raise ValueError(f"notebook: {p} is not notebook JSON ({e.msg}, line {e.lineno}); is it truncated?") from None
+    if not isinstance(nb, dict) or not isinstance(nb.get('cells'), list): raise ValueError(f"notebook: {p} is JSON but not a notebook (no list of cells)")
+    return nb
+
 def has_parameters(nb_path:str|Path)->bool:
     "Whether the notebook has a cell tagged `parameters` (papermill's convention)."
-    nb = json.loads(Path(nb_path).read_text())
+    nb = read_notebook(nb_path)
     return any('parameters' in c.get('metadata', {}).get('tags', []) for c in nb['cells'])
 
 def experiment_notebooks(nbs:str|Path|None=None, # the notebooks folder
@@ -90,7 +99,7 @@ _ANY = object()  # a default that is not a literal: any value is accepted
 def parameters(nb_path:str|Path # an experiment notebook
               )->dict:
     "Its parameters cell as {name: default} (defaults that are not literals map to an 'any' marker)."
-    nb = json.loads(Path(nb_path).read_text())
+    nb = read_notebook(nb_path)
     cell = next((c for c in nb['cells'] if 'parameters' in c.get('metadata', {}).get('tags', [])), None)
     if cell is None: raise ValueError(f"notebook: {nb_path} has no cell tagged 'parameters'")
     out = {}
@@ -104,8 +113,15 @@ def parameters(nb_path:str|Path # an experiment notebook
 
 RESERVED = {'scale': '--scale', 'device': '--device', 'data_root': '--data-root', 'out_dir': '--out'}
 
+def _negative(v)->bool:
+    "Whether `v` is, or a list / tuple holding, a negative number."
+    if isinstance(v, (list, tuple)): return any(map(_negative, v))
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0
+
 def _fits(value, default)->bool:
-    if default is None or default is _ANY: return True
+    if default is _ANY: return True
+    if _negative(value) and not _negative(default): return False  # sizes, counts, budgets, strengths: None means 'per scale', never 'any number'
+    if default is None: return True
     if isinstance(default, bool): return isinstance(value, bool)
     if isinstance(default, int): return isinstance(value, int) and not isinstance(value, bool)
     if isinstance(default, float): return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -121,7 +137,8 @@ def check_params(nb_path:str|Path, # the notebook the parameters are for
         if k in RESERVED: raise ValueError(f"-p {k}: set it with {RESERVED[k]}, not -p")
         if k not in known: raise ValueError(f"-p {k}: {Path(nb_path).name} has no parameter {k!r}; its parameters: {', '.join(known)}")
         if not _fits(v, known[k]):
-            raise ValueError(f"-p {k}: expected a value like the default {known[k]!r} ({type(known[k]).__name__}), got {v!r} ({type(v).__name__})")
+            like = 'None or a value >= 0' if known[k] is None else f"a value like the default {known[k]!r} ({type(known[k]).__name__})"
+            raise ValueError(f"-p {k}: expected {like}, got {v!r} ({type(v).__name__})")
     return params
 
 # %% ../nbs/06_cli.ipynb #727e8933
@@ -195,10 +212,11 @@ def run_notebook(nb:str|Path, # notebook path, or a name ('11_fmd_transfer' or '
     return dest
 
 # %% ../nbs/06_cli.ipynb #d62d793f
-def _writable_folder(root:Path)->Path:
+def _writable_folder(root:Path, arg:str='out', what:str='folder of runs')->Path:
+    "`root` unless it, or the first of its parents that exists, is a file (a ValueError naming `arg`)."
     for d in [root, *root.parents]:
         if d.exists():
-            if not d.is_dir(): raise ValueError(f"out: {d} is a file, so {root} cannot be a folder of runs")
+            if not d.is_dir(): raise ValueError(f"{arg}: {d} is a file, so {root} cannot be a {what}")
             return root
     return root
 
@@ -232,29 +250,45 @@ def headlines(results:str|Path)->pd.DataFrame:
     return hl[keep].reset_index(drop=True)
 
 # %% ../nbs/06_cli.ipynb #4776f879
+RECORD_SCALES = (*SCALES, 'paper-dry')  # the folders under data/results/ a run can be recorded into
+
+def _record_dest(checkout:Path, scale)->Path:
+    "`checkout/data/results/<scale>`, for a scale of `RECORD_SCALES` only and only where it resolves inside `data/results/`."
+    from privbook.data import _inside
+    if not isinstance(scale, str) or scale not in RECORD_SCALES:
+        raise ValueError(f"run_dir: its results give the field scale={scale!r}; expected one of {list(RECORD_SCALES)}")
+    top = checkout/'data'/'results'
+    dest = top/scale
+    if not _inside(dest, os.path.realpath(top)):
+        raise ValueError(f"run_dir: the field scale={scale!r} leads to {os.path.realpath(dest)}, outside {top}; nothing was recorded")
+    return dest
+
+def _copy_in(src:Path, run_dir:Path, dest:Path)->Path:
+    "Copy `src`, a regular file inside `run_dir` (links resolved), to `dest`."
+    from privbook.data import _open_regular
+    with _open_regular(src, run_dir, 'run_dir', 'run folder') as f, open(dest, 'wb') as out: shutil.copyfileobj(f, out)
+    return dest
+
 def record(run_dir:str|Path, # a finished run folder (executed notebook + results/)
            checkout:str|Path|None=None, # the privbook checkout to record into (default: the one at or above the current folder)
           )->list[Path]:
     "Copy a clean-revision run into `data/results/<scale>/` (results) and `.../notebooks/` (executed copy)."
+    from privbook.data import _open_regular
     run_dir = Path(run_dir)
     nbs = find_nbs(checkout)
     if nbs is None: raise FileNotFoundError(f"checkout: no privbook checkout at or above {checkout or os.getcwd()}")
     res = run_dir/'results'
-    df = read_results(res) if res.exists() else pd.DataFrame()
+    files = sorted(res.rglob('*.jsonl')) if res.is_dir() else []
+    for f in files + sorted(run_dir.glob('*.ipynb')): _open_regular(f, run_dir, 'run_dir', 'run folder').close()  # before reading any
+    df = read_results(res) if files else pd.DataFrame()
     if df.empty: raise ValueError(f"run_dir: {run_dir} has no recorded results")
     revs, scales = set(df.revision), set(df.scale)
     if any(r == 'unknown' or r.endswith('+dirty') for r in revs): raise ValueError(f"run_dir: results come from revision(s) {sorted(revs)}; record only runs of a clean, committed revision")
-    if len(scales) != 1: raise ValueError(f"run_dir: results mix scales {sorted(scales)}")
-    dest = nbs.parent/'data'/'results'/scales.pop()
+    if len(scales) != 1: raise ValueError(f"run_dir: results mix scales {sorted(scales, key=str)}")
+    dest = _record_dest(nbs.parent, scales.pop())
     (dest/'notebooks').mkdir(parents=True, exist_ok=True)
-    out = []
-    for f in sorted(res.glob('*.jsonl')):
-        shutil.copyfile(f, dest/f.name)
-        out.append(dest/f.name)
-    for f in sorted(run_dir.glob('*.ipynb')):
-        shutil.copyfile(f, dest/'notebooks'/f.name)
-        out.append(dest/'notebooks'/f.name)
-    return out
+    return [_copy_in(f, run_dir, dest/f.name) for f in sorted(res.glob('*.jsonl'))] + \
+           [_copy_in(f, run_dir, dest/'notebooks'/f.name) for f in sorted(run_dir.glob('*.ipynb'))]
 
 # %% ../nbs/06_cli.ipynb #a428f816
 def setup_run_names(nb:dict # a notebook as JSON
@@ -274,7 +308,7 @@ def run_rows(executed:str|Path, # an executed notebook, e.g. data/results/cpu/no
             )->pd.DataFrame:
     "The result rows the executed notebook's run wrote (column `notebook` added); empty when none match."
     executed = Path(executed)
-    nb = json.loads(executed.read_text())
+    nb = read_notebook(executed)
     pm = nb.get('metadata', {}).get('papermill', {})
     if not pm.get('start_time') or not pm.get('end_time'): raise ValueError(f"executed: {executed} has no papermill run times; was it run with privbook run / papermill?")
     results = Path(results) if results is not None else executed.parent.parent
@@ -296,7 +330,7 @@ def pending_runs(folder:str|Path # a recorded run's results folder, e.g. data/re
     for i, line in enumerate(f.read_text().splitlines(), 1):
         if not line.strip() or line.startswith('#'): continue
         name, sep, why = line.partition(':')
-        if not sep or not why.strip(): raise ValueError(f"{f}: line {i}: expected 'notebook: why it has no recorded run', got {line!r}")
+        if not sep or not why.strip(): raise ValueError(f"{f}: line {i}: expected 'notebook: why it has no recorded run'")
         out[name.strip()] = why.strip()
     return out
 
@@ -307,9 +341,21 @@ def _unit_key(nb:Path, scale, device, params:dict, revision:str)->str:
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 def _done(run_dir:Path)->set:
+    "Keys of the notebooks `run_dir/done.jsonl` says succeeded; a partial last line (a run stopped while writing it) is dropped, with a warning."
     f = run_dir/'done.jsonl'
     if not f.exists(): return set()
-    return {e['key'] for e in map(json.loads, f.read_text().splitlines()) if e.get('ok')}
+    text = f.read_text(encoding='utf-8')
+    *lines, tail = text.split('\n')  # every whole line ends with a newline: `tail` is '' or a line cut short
+    if tail:
+        warnings.warn(f"run_dir: {f} ends with a partial line (the run was stopped while writing it); dropping it so the run can resume")
+        atomic_write_text(f, text[:-len(tail)])
+    keys = set()
+    for i, line in enumerate(lines, 1):
+        if not line.strip(): continue
+        try: e = json.loads(line)
+        except json.JSONDecodeError as err: raise ValueError(f"run_dir: {f} line {i} is not a JSON record ({err.msg}); remove that line to resume") from None
+        if isinstance(e, dict) and e.get('ok'): keys.add(e.get('key'))
+    return keys
 
 def run_unit(nb:Path, run_dir:Path, scale:str, device:str, data_root:str|None, params:dict, progress:bool=False)->dict:
     "Run one notebook into `run_dir` and say how it went (a failure is reported, not raised)."
@@ -363,11 +409,12 @@ def reproduce(scale:str='smoke', device:str='auto', only:str|None=None, data_roo
     for k in params:
         if k in RESERVED or k not in known: check_params(nbs_[0], {k: params[k]})  # raises, naming the parameter
     units = [(p, check_params(p, {k: v for k, v in params.items() if k in parameters(p)})) for p in nbs_]
-    run_dir = new_run_dir(out_root) if run_dir is None else Path(_abs(run_dir))
+    run_dir = new_run_dir(out_root) if run_dir is None else _writable_folder(Path(_abs(run_dir)), 'run_dir', 'run folder')
     run_dir.mkdir(parents=True, exist_ok=True)
     rev = git_revision(nbs_[0].parent)
     keys = {p.name: _unit_key(p, scale, device, mine, rev) for p, mine in units}
-    done = _done(run_dir) if rev not in ('unknown',) and not rev.endswith('+dirty') else set()
+    done = _done(run_dir)  # read (and a partial last line dropped) whatever the revision, so appended lines start whole
+    if rev == 'unknown' or rev.endswith('+dirty'): done = set()
     todo = [(p, mine) for p, mine in units if keys[p.name] not in done]
     for p, _ in units:
         if keys[p.name] in done: print(f'skipped {p.name}: it already succeeded in {run_dir} for revision {rev}', flush=True)
@@ -470,7 +517,7 @@ def _datasets(args)->int:
     v = verify(args.data_root)
     present = v[v.status != 'missing']
     print('\nchecksums (data/checksums.md5):\n' + (present.to_string(index=False) if len(present) else 'no known dataset file under the root'))
-    return 1 if (v.status == 'mismatch').any() else 0
+    return 1 if v.status.isin(['mismatch', 'refused']).any() else 0
 
 def _interrupt(signum, frame): raise KeyboardInterrupt(f'signal {signum}')
 

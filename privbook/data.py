@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #60a2b35c
 from __future__ import annotations
-import os, gzip, zlib, struct, pickle, hashlib, tempfile, warnings, functools
+import os, stat, gzip, zlib, struct, pickle, hashlib, tempfile, warnings, functools
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -32,6 +32,40 @@ class DataFileError(ValueError):
 
 def _bad(path, what)->DataFileError:
     return DataFileError(f"root: {path}: {what} (compare the file with data/checksums.md5: privbook.data.verify(root))")
+
+def _inside(p, root:str)->bool:
+    "Whether `p`, links resolved, is the (already resolved) folder `root` or lies below it."
+    real = os.path.realpath(p)
+    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
+
+def _outside(p, top, arg='name', what='imagefolder root')->ValueError:
+    return ValueError(f"{arg}: {p} links to {os.path.realpath(p)}, outside the {what} {top}; "
+                      f"privbook reads only files under the {what} (copy the data in, or point it at a common parent)")
+
+def _open_regular(path, # the file to read
+                  top, # the folder it must stay in once links are resolved: a data root, an imagefolder root, a run folder
+                  arg:str='root', # the argument named in errors
+                  what:str='data root', # what `top` is, in errors
+                 ):
+    "`path` opened for binary reading if it is a regular file inside `top` after resolving links; else a ValueError naming it."
+    if not _inside(path, os.path.realpath(top)): raise _outside(path, top, arg, what)
+    irregular = DataFileError(f"{arg}: {path} is not a regular file (a FIFO, device, socket or folder); privbook reads only regular files")
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode): raise irregular  # never open a FIFO (it blocks) or a device (it never ends)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # and should one be swapped in after the check, the open does not block
+    except FileNotFoundError: raise
+    except OSError as e: raise DataFileError(f"{arg}: {path} could not be opened ({e.strerror})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise irregular
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, 'rb')
+
+def _why(e:Exception)->str:
+    "Why a read failed, in words that never quote the file's bytes (gzip's own message does)."
+    if isinstance(e, gzip.BadGzipFile): return 'not gzip data'
+    if isinstance(e, (EOFError, zlib.error)): return f'{type(e).__name__}: {e}'
+    return getattr(e, 'strerror', None) or type(e).__name__
 
 # %% ../nbs/01_data.ipynb #649c7869
 @dataclass
@@ -112,38 +146,44 @@ def _missing(name, path, how, extra=''):
     return FileNotFoundError(f"root: dataset {name!r} not found at {path}. {how}{extra} "
                              f"(set root=..., or PRIVBOOK_DATA, or pass download=True where you have internet)")
 
-def _read_bytes(path:Path)->bytes:
-    "The whole (possibly gzip'd) file; a truncated or corrupt file is a `DataFileError` naming it."
-    try:
-        if path.suffix == '.gz':
-            with gzip.open(path, 'rb') as f: return f.read()
-        return path.read_bytes()
-    except (OSError, EOFError, zlib.error) as e: raise _bad(path, f"could not be read ({type(e).__name__}: {e}); is it truncated?") from None
+_MAX_INFLATE = 1100  # deflate inflates at most ~1032 bytes per compressed byte: a header announcing more than this lies
+
+def _idx_body(f, path:Path, ndim:int, size:int, gz:bool)->np.ndarray:
+    "Header first (magic number, sizes against what the file can hold), then at most the announced bytes + 1."
+    head = 4 + 4*ndim
+    h = f.read(head)
+    if len(h) < head: raise _bad(path, f"{len(h)} bytes, shorter than the {head}-byte idx{ndim} header")
+    magic, *dims = struct.unpack(f'>{1+ndim}I', h)
+    if magic != 0x800 + ndim: raise _bad(path, f"no idx{ndim} magic number (expected {0x800 + ndim:#010x}: idx{ndim} of unsigned bytes)")
+    n = int(np.prod(dims, dtype=np.int64))
+    if gz and n > _MAX_INFLATE*size: raise _bad(path, f"the header announces {tuple(dims)} = {n} data bytes, more than a {size}-byte .gz can hold")
+    if not gz and size - head != n: raise _bad(path, f"{size - head} data bytes where the header announces {tuple(dims)} = {n}")
+    buf = f.read(n + 1)  # one byte more than announced tells a file that goes on (a decompression bomb) without inflating it
+    if len(buf) > n: raise _bad(path, f"more data than the header announces ({tuple(dims)} = {n} bytes)")
+    if len(buf) < n: raise _bad(path, f"{len(buf)} data bytes where the header announces {tuple(dims)} = {n}")
+    return np.frombuffer(buf, np.uint8).reshape(dims)
 
 def _read_idx(path:Path, # an idx file, plain or .gz
               ndim:int, # its number of dimensions: 3 for images, 1 for labels
+              top:Path, # the data root it must lie in
              )->np.ndarray:
-    "The uint8 array of an idx file, after checking its magic number and its length against the header."
-    buf = _read_bytes(path)
-    head = 4 + 4*ndim
-    if len(buf) < head: raise _bad(path, f"{len(buf)} bytes, shorter than the {head}-byte idx{ndim} header")
-    magic, *dims = struct.unpack(f'>{1+ndim}I', buf[:head])
-    if magic != 0x800 + ndim:
-        raise _bad(path, f"magic number {magic:#010x}, expected {0x800 + ndim:#010x} (idx{ndim} of unsigned bytes)")
-    n = int(np.prod(dims, dtype=np.int64))
-    if len(buf) - head != n: raise _bad(path, f"{len(buf) - head} data bytes where the header announces {tuple(dims)} = {n}")
-    return np.frombuffer(buf, np.uint8, offset=head).reshape(dims)
+    "The uint8 array of an idx file (a regular file under `top`), after checking its magic number and its length against the header."
+    with _open_regular(path, top) as raw:
+        gz = path.suffix == '.gz'
+        try:
+            with (gzip.GzipFile(fileobj=raw, mode='rb') if gz else raw) as f: return _idx_body(f, path, ndim, os.fstat(raw.fileno()).st_size, gz)
+        except (OSError, EOFError, zlib.error) as e: raise _bad(path, f"could not be read ({_why(e)}); is it truncated?") from None
 
 def _labels_in_range(path, y, classes):
     if len(y) and (y.min() < 0 or y.max() >= classes): raise _bad(path, f"labels in [{y.min()}, {y.max()}], expected 0..{classes - 1}")
     return y
 
-def _idx_pair(raw:Path, part:str, size:int, classes:int):
+def _idx_pair(raw:Path, part:str, size:int, classes:int, top:Path):
     "Images and labels of one idx part (`train` or `t10k`), extracted files first, else the .gz; None if neither is there."
     stem_i, stem_l = raw/f'{part}-images-idx3-ubyte', raw/f'{part}-labels-idx1-ubyte'
     for img, lab in ((stem_i, stem_l), (Path(f'{stem_i}.gz'), Path(f'{stem_l}.gz'))):
         if img.exists() and lab.exists():
-            x, y = _read_idx(img, 3), _read_idx(lab, 1)
+            x, y = _read_idx(img, 3, top), _read_idx(lab, 1, top)
             if x.shape[1:] != (size, size): raise _bad(img, f"images of {x.shape[1]}x{x.shape[2]} pixels, expected {size}x{size}")
             if len(x) != len(y): raise _bad(lab, f"{len(y)} labels for the {len(x)} images of {img.name}")
             return x, _labels_in_range(lab, y, classes)
@@ -154,10 +194,10 @@ def _idx(name, folder, split, root, download, tv_cls):
     parts = ['train'] if split == 'train' else ['t10k'] if split == 'test' else ['train', 't10k']
     xs, ys = [], []
     for p in parts:
-        got = _idx_pair(raw, p, 28, 10)
+        got = _idx_pair(raw, p, 28, 10, root)
         if got is None and download:
             tv_cls(str(root), train=(p == 'train'), download=True)  # fetches, checks torchvision's MD5s, extracts
-            got = _idx_pair(raw, p, 28, 10)
+            got = _idx_pair(raw, p, 28, 10, root)
         if got is None: raise _missing(name, raw, DATASETS[name].how)
         xs.append(got[0])
         ys.append(got[1])
@@ -185,9 +225,11 @@ def _np_global(*names):
         except (ImportError, AttributeError): continue
     return None
 
+class _Refused(pickle.UnpicklingError): "What the array unpickler refuses (its message quotes no bytes of the file)."
+
 def _plain_dtype(*args):
     d = np.dtype(*args)
-    if d.hasobject: raise pickle.UnpicklingError("object arrays are refused (they would unpickle arbitrary objects)")
+    if d.hasobject: raise _Refused("object arrays are refused (they would unpickle arbitrary objects)")
     return d
 
 _RECONSTRUCT = _np_global('numpy._core.multiarray._reconstruct', 'numpy.core.multiarray._reconstruct')
@@ -195,7 +237,7 @@ _FROMBUFFER = _np_global('numpy._core.numeric._frombuffer', 'numpy.core.numeric.
 _SCALAR = _np_global('numpy._core.multiarray.scalar', 'numpy.core.multiarray.scalar')
 def _latin1(text, encoding='latin1'):
     "How protocol-2 pickles written by Python 3 store bytes: `_codecs.encode(text, 'latin1')`, with no other codec."
-    if encoding not in ('latin1', 'latin-1') or not isinstance(text, str): raise pickle.UnpicklingError(f"_codecs.encode with {encoding!r} is refused")
+    if encoding not in ('latin1', 'latin-1') or not isinstance(text, str): raise _Refused("_codecs.encode with a codec other than latin1 is refused")
     return text.encode('latin1')
 
 _SAFE_GLOBALS = {('numpy', 'ndarray'): np.ndarray, ('numpy', 'dtype'): _plain_dtype, ('_codecs', 'encode'): _latin1}
@@ -208,19 +250,19 @@ class _ArrayUnpickler(pickle.Unpickler):
     "An unpickler for plain containers and numeric numpy arrays: every other global is refused, so nothing can be called."
     def find_class(self, module, name):
         if (module, name) in _SAFE_GLOBALS: return _SAFE_GLOBALS[(module, name)]
-        raise pickle.UnpicklingError(f"it asks for {module}.{name}, and privbook never runs code from a data file")
+        raise _Refused(f"it asks for {module[:60]}.{name[:60]}, and privbook never runs code from a data file")
 
-def _cifar_batch(path:Path, classes:int=10)->tuple[np.ndarray, np.ndarray]:
-    "Images (N x 3 x 32 x 32 uint8) and labels of one CIFAR-10 python batch, read without running code."
-    try:
-        with open(path, 'rb') as f: d = _ArrayUnpickler(f, encoding='latin1').load()
-    except Exception as e: raise _bad(path, f"not a CIFAR-10 batch ({type(e).__name__}: {e})") from None
+def _cifar_batch(path:Path, top:Path, classes:int=10)->tuple[np.ndarray, np.ndarray]:
+    "Images (N x 3 x 32 x 32 uint8) and labels of one CIFAR-10 python batch (a regular file under `top`), read without running code."
+    with _open_regular(path, top) as f:
+        try: d = _ArrayUnpickler(f, encoding='latin1').load()
+        except Exception as e: raise _bad(path, f"not a CIFAR-10 batch ({e if isinstance(e, _Refused) else type(e).__name__})") from None
     if not isinstance(d, dict) or 'data' not in d or 'labels' not in d: raise _bad(path, "not a CIFAR-10 batch (expected a dict with 'data' and 'labels')")
     x = d['data']
     if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 2 or x.shape[1] != 3*32*32:
         raise _bad(path, f"'data' should be a uint8 array N x 3072, got {getattr(x, 'dtype', type(x).__name__)} {getattr(x, 'shape', '')}")
     try: y = np.asarray(d['labels'], dtype=np.int64)
-    except (TypeError, ValueError, OverflowError) as e: raise _bad(path, f"'labels' are not integers ({e})") from None
+    except (TypeError, ValueError, OverflowError) as e: raise _bad(path, f"'labels' are not integers ({type(e).__name__})") from None
     if y.shape != (len(x),): raise _bad(path, f"{y.size} labels for {len(x)} images")
     return x.reshape(-1, 3, 32, 32), _labels_in_range(path, y, classes)
 
@@ -238,14 +280,16 @@ def _cifar10(split, root, download):
     if not folder.is_dir(): raise _missing('cifar10', folder, DATASETS['cifar10'].how)
     absent = [f.name for f in files if not f.exists()]
     if absent: raise _missing('cifar10', folder, DATASETS['cifar10'].how, extra=f' Missing: {", ".join(absent)}.')
-    batches = [_cifar_batch(f) for f in files]
+    batches = [_cifar_batch(f, root) for f in files]
     return np.concatenate([b[0] for b in batches]), np.concatenate([b[1] for b in batches])
 
 # %% ../nbs/01_data.ipynb #db814482
-def _npy(path:Path)->np.ndarray:
-    "An array from a `.npy` file, never unpickling (object arrays and pickles are refused)."
-    try: a = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError) as e: raise _bad(path, f"not a readable .npy array ({type(e).__name__}: {e})") from None
+def _npy(path:Path, top:Path)->np.ndarray:
+    "An array from a `.npy` file (a regular file under `top`), never unpickling (object arrays and pickles are refused)."
+    with _open_regular(path, top) as f:
+        try: a = np.load(f, allow_pickle=False)
+        except (ValueError, OSError, EOFError, MemoryError) as e:  # numpy's messages may quote the header: name the kind only
+            raise _bad(path, f"not a readable .npy array ({type(e).__name__}; truncated, a pickle, or not written by np.save?)") from None
     if not isinstance(a, np.ndarray):
         a.close()
         raise _bad(path, "an .npz archive, expected a single .npy array")
@@ -265,10 +309,10 @@ def _fetch_olivetti(folder:Path):
     _save_npy(folder/'olivetti_faces.npy', d.images.astype(np.float32))
     _save_npy(folder/'olivetti_faces_target.npy', d.target.astype(np.int64))
 
-def _olivetti_arrays(folder:Path, classes:int=40):
-    "Checked images (N x 64 x 64) and identities from the two .npy files in `folder`."
+def _olivetti_arrays(folder:Path, top:Path, classes:int=40):
+    "Checked images (N x 64 x 64) and identities from the two .npy files in `folder` (under the data root `top`)."
     f, t = folder/'olivetti_faces.npy', folder/'olivetti_faces_target.npy'
-    x, y = _npy(f), _npy(t)
+    x, y = _npy(f, top), _npy(t, top)
     if x.ndim != 3 or x.shape[1:] != (64, 64): raise _bad(f, f"shape {x.shape}, expected N x 64 x 64")
     if x.dtype != np.uint8:
         if x.dtype.kind != 'f': raise _bad(f, f"dtype {x.dtype}, expected float in [0,1] or uint8")
@@ -289,7 +333,7 @@ def _olivetti(split, root, download):
             extra = (f" {root} holds scikit-learn's pickle cache {', '.join(pkz)}: privbook does not load pickles (loading one runs "
                      "any code it holds); if you trust it, convert it once with scikit-learn as above.") if pkz else ''
             raise _missing('olivetti', folder, DATASETS['olivetti'].how, extra)
-    x, y = _olivetti_arrays(folder)
+    x, y = _olivetti_arrays(folder, root)
     x, y = x[:, None], y
     if split == 'all': return x, y
     pos = np.concatenate([np.arange((y == c).sum()) for c in np.unique(y)])[np.argsort(np.argsort(y, kind='stable'), kind='stable')]
@@ -297,14 +341,6 @@ def _olivetti(split, root, download):
     return x[keep], y[keep]
 
 # %% ../nbs/01_data.ipynb #61ca443f
-def _inside(p, root:str)->bool:
-    real = os.path.realpath(p)
-    return real == root or real.startswith(root.rstrip(os.sep) + os.sep)
-
-def _outside(p, top)->ValueError:
-    return ValueError(f"name: {p} links to {os.path.realpath(p)}, outside the imagefolder root {top}; "
-                      "privbook reads only files under the root (copy the data in, or point imagefolder: at a common parent)")
-
 def _in_cycle(d:Path, base:Path)->bool:
     "Whether folder `d` (below `base`) is reached again through a link to one of its own ancestors."
     real = os.path.realpath(d)
@@ -325,6 +361,9 @@ def _image_files(folder:Path, # the folder whose sub-folders are the classes
     for ci, c in enumerate(classes):
         for dirpath, dirnames, files in os.walk(folder/c, followlinks=True):
             if not _inside(dirpath, real_top): raise _outside(dirpath, top)
+            if _inside(folder, os.path.realpath(dirpath)):
+                raise ValueError(f"name: {dirpath} links back to {os.path.realpath(dirpath)}, which holds the class folders of {folder}: "
+                                 "its images would be read under two labels (remove the link)")
             if _in_cycle(Path(dirpath), folder/c):
                 dirnames.clear()
                 continue
@@ -338,12 +377,16 @@ def _image_files(folder:Path, # the folder whose sub-folders are the classes
     if empty: raise FileNotFoundError(f"name: no images ({', '.join(IMG_EXTENSIONS)}) in the class folder(s) {empty} of {folder}")
     return classes, samples
 
+def _imagefolder_root(path)->Path:
+    "The absolute imagefolder root of 'imagefolder:PATH' (links kept: what lies under it is checked against it)."
+    if not str(path).strip(): raise ValueError("name: expected 'imagefolder:PATH' with a folder PATH, got an empty path")
+    return Path(path).expanduser().absolute()
+
 def _imagefolder_files(path, # the imagefolder root given after 'imagefolder:'
                        split:str, # 'train', 'test' or 'all'
                       )->tuple[list[str], list[tuple[Path, int]]]:
     "Class names and (image path, class index) of `split`: PATH/train, PATH/test or PATH/val when there, else a seeded 80/20 stratified split of the tree."
-    if not str(path).strip(): raise ValueError("name: expected 'imagefolder:PATH' with a folder PATH, got an empty path")
-    path = Path(path).expanduser().absolute()
+    path = _imagefolder_root(path)
     if not path.is_dir(): raise FileNotFoundError(f"name: imagefolder path {path} is not a folder (expected one sub-folder per class)")
     sub = {'train': ['train'], 'test': ['test', 'val']}.get(split, [])
     folder = next((path/s for s in sub if (path/s).is_dir()), None)
@@ -358,16 +401,29 @@ def _image_transform(image_size):
     size = image_size or 224
     return T.Compose([T.Resize(size), T.CenterCrop(size), T.PILToTensor()])
 
-def _decode(p:Path, tf)->torch.Tensor:
-    "Image `p` through torchvision's loader (RGB) and `tf`; an unreadable file is a `DataFileError` naming it."
-    from torchvision.datasets.folder import default_loader
-    try: return tf(default_loader(str(p)))
-    except Exception as e: raise DataFileError(f"name: image {p} could not be read ({type(e).__name__}: {e})") from None
+def _rgb8(img, p:Path):
+    "`img` as 8-bit RGB: 16-bit grey scaled by 65535 (not clipped at 255); 32-bit integer or float pixels, of no known range, refused."
+    from PIL import Image
+    if img.mode.startswith('I;16'): img = Image.fromarray(np.round(np.asarray(img, dtype=np.float64)/257).astype(np.uint8), 'L')
+    elif img.mode in ('I', 'F'):
+        raise DataFileError(f"name: image {p} has mode {img.mode} (32-bit integer or float pixels, whose range privbook cannot know); "
+                            "save it with 8 or 16 bits per channel")
+    return img.convert('RGB')
+
+def _decode(p:Path, tf, top:Path)->torch.Tensor:
+    "Image `p` (a regular file under the imagefolder root `top`) as 8-bit RGB through `tf`; an unreadable file is a `DataFileError` naming it."
+    from PIL import Image
+    with _open_regular(p, top, 'name', 'imagefolder root') as f:
+        try:
+            img = Image.open(f)
+            img.load()
+        except Exception as e: raise DataFileError(f"name: image {p} could not be read ({type(e).__name__}: not an image, or truncated)") from None
+    return tf(_rgb8(img, p))
 
 def _imagefolder(path, split, image_size):
     classes, samples = _imagefolder_files(path, split)
-    tf = _image_transform(image_size)
-    x = torch.stack([_decode(p, tf) for p, _ in samples]).numpy()
+    tf, top = _image_transform(image_size), _imagefolder_root(path)
+    x = torch.stack([_decode(p, tf, top) for p, _ in samples]).numpy()
     return (x, np.array([c for _, c in samples], dtype=np.int64)), classes
 
 
@@ -483,7 +539,7 @@ class ImageFolderStream(Dataset):
         self.samples = samples
         self.targets = torch.tensor([c for _, c in samples], dtype=torch.int64)
         self.name, self.split, self.channels, self.image_size = name, split, channels, image_size
-        self._tf = _image_transform(image_size)
+        self.root, self._tf = _imagefolder_root(path), _image_transform(image_size)
 
     def __len__(self): return len(self.samples)
     def __repr__(self): return f"ImageFolderStream({self.name!r}, split={self.split!r}, {len(self)} images, {len(self.classes)} classes)"
@@ -495,15 +551,17 @@ class ImageFolderStream(Dataset):
     def __getitem__(self, i:int)->tuple[torch.Tensor, torch.Tensor]:
         "(float32 C x H x W image in [0,1], int64 label) of image `i`, decoded now."
         p, _ = self.samples[i]
-        x = _decode(p, self._tf)[None].float().div_(255)
+        x = _decode(p, self._tf, self.root)[None].float().div_(255)
         return _convert(x, self.channels, self.image_size)[0], self.targets[i]
 
     def take(self, indices, # indices of the images to read
              num_workers:int=0, # DataLoader worker processes decoding them
             )->tuple[torch.Tensor, torch.Tensor]:
         "(images N x C x H x W, labels) of `indices`, decoded and stacked."
-        idx = [int(i) for i in np.asarray(indices, dtype=np.int64).reshape(-1)]
-        if not idx: raise ValueError("indices: expected at least one index")
+        a = np.asarray(indices).reshape(-1)
+        if not a.size: raise ValueError("indices: expected at least one index")
+        if a.dtype.kind not in 'iu': raise TypeError(f"indices: expected integers, got {a.dtype} values such as {a[:3].tolist()}")
+        idx = [int(i) for i in a]
         bad = [i for i in idx if not -len(self) <= i < len(self)]
         if bad: raise IndexError(f"indices: {bad[:5]} outside the {len(self)} images")
         dl = DataLoader(Subset(self, idx), batch_size=64, num_workers=check_workers(num_workers))
@@ -650,16 +708,24 @@ CHECKSUMS:dict[str, dict[str, str]] = {  # dataset -> {file under the root: MD5 
         'olivetti/olivetti_faces_target.npy': '89ccc659179e4cce6f41c0a4a5734459'},
 }
 
-def _md5(path:Path, chunk:int=1 << 20)->str:
+def _md5(f, chunk:int=1 << 20)->str:
+    "MD5 of the open binary file `f`."
     h = hashlib.md5(usedforsecurity=False)
-    with open(path, 'rb') as f:
-        for b in iter(lambda: f.read(chunk), b''): h.update(b)
+    for b in iter(lambda: f.read(chunk), b''): h.update(b)
     return h.hexdigest()
+
+def _check_file(p:Path, root:Path, md5:str)->tuple[str, str]:
+    "(status, actual MD5) of the known file `p`: 'missing', 'refused' (not a regular file under `root`: never read), 'ok' or 'mismatch'."
+    try:
+        with _open_regular(p, root) as f: got = _md5(f)
+    except FileNotFoundError: return 'missing', ''
+    except (ValueError, OSError): return 'refused', ''
+    return ('ok' if got == md5 else 'mismatch'), got
 
 def verify(root:str|Path|None=None, # dataset root to check (default: $PRIVBOOK_DATA, else ./data)
            names:str|list|None=None, # datasets to check (default: every one in `CHECKSUMS`)
           )->pd.DataFrame:
-    "MD5 of every known dataset file under `root` against the published one: columns dataset, file, status ('ok' / 'mismatch' / 'missing'), expected, actual."
+    "MD5 of every known dataset file under `root` against the published one: columns dataset, file, status ('ok' / 'mismatch' / 'missing' / 'refused'), expected, actual."
     r = data_root(root)
     if names is not None and not isinstance(names, (str, list, tuple)): raise TypeError(f"names: expected a dataset name or a list of them, got {type(names).__name__}")
     names = list(CHECKSUMS) if names is None else [names] if isinstance(names, str) else list(names)
@@ -668,7 +734,6 @@ def verify(root:str|Path|None=None, # dataset root to check (default: $PRIVBOOK_
     rows = []
     for n in names:
         for rel, md5 in CHECKSUMS[n].items():
-            p = r/rel
-            got = _md5(p) if p.is_file() else ''
-            rows.append(dict(dataset=n, file=str(p), status='missing' if not got else 'ok' if got == md5 else 'mismatch', expected=md5, actual=got))
+            status, got = _check_file(r/rel, r, md5)
+            rows.append(dict(dataset=n, file=str(r/rel), status=status, expected=md5, actual=got))
     return pd.DataFrame(rows, columns=['dataset', 'file', 'status', 'expected', 'actual'])
