@@ -954,11 +954,12 @@ class KNNInversion(nn.Module):
         return torch.cat([self.x[torch.cdist(q, self.z).topk(k, largest=False).indices].mean(1) for q in self._logp(p).split(self.chunk)])
 
 def knn_attacker(d:SimpleNamespace, # a `setup_domain` result
-                 defense=None, # `defense(x, logits) -> probs`: build the database from the defended API's answers (the adaptive 10-NN)
+                 defense=None, # `defense(x, logits) -> probs`: the database holds the defended API's answers (the adaptive 10-NN)
                  k:int=10)->KNNInversion:
-    "The 10-NN attacker over `d.aux`: undefended confidence vectors, or the answers of a deployed `defense`."
-    q = torch.softmax(d.aux_logits, 1) if defense is None else defense(d.aux[0], d.aux_logits).detach()
-    return KNNInversion(q, d.aux[0], k)
+    "The 10-NN attacker over `d.aux` (undefended outputs), or over the `n_ft` auxiliary queries the adaptive attackers also make to a deployed `defense`."
+    if defense is None: return KNNInversion(torch.softmax(d.aux_logits, 1), d.aux[0], k)
+    x = _sub(*d.aux, d.sizes['n_ft'], d.key['seed'] + 3)[0]   # the same queries `adaptive_attacker` fine-tunes on
+    return KNNInversion(defense(x, logits_of(d.classifier, x)).detach(), x, k)
 
 def knn_errors(aux_logits:torch.Tensor, # the classifier's logits on the auxiliary images
                aux_x:torch.Tensor, # the auxiliary images
