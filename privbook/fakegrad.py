@@ -4,11 +4,11 @@
 
 # %% ../nbs/40_fakegrad.ipynb #58ded9a4
 from __future__ import annotations
-import copy, hashlib, json, os, random, secrets, stat, warnings
+import copy, hashlib, random, secrets
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 import torchattacks
-from .core import check_positive, check_images, check_labels, atomic_write_text
+from .core import check_positive, check_images, check_labels
 from . import models as pmodels
 
 # %% auto #0
