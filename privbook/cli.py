@@ -13,8 +13,8 @@ from .core import SCALES, get_scale, read_results, atomic_write_text, git_revisi
 # %% auto #0
 __all__ = ['RESERVED', 'RECORD_SCALES', 'find_nbs', 'packaged_nbs', 'notebooks_dir', 'read_notebook', 'has_parameters',
            'experiment_notebooks', 'resolve_notebook', 'parse_value', 'parameters', 'check_params', 'NotebookFailed',
-           'to_html', 'run_notebook', 'new_run_dir', 'summarize', 'headlines', 'record', 'setup_run_names', 'run_rows',
-           'pending_runs', 'run_unit', 'reproduce', 'main']
+           'to_html', 'run_notebook', 'new_run_dir', 'summarize', 'headlines', 'portable_paths', 'record',
+           'setup_run_names', 'run_rows', 'pending_runs', 'run_unit', 'reproduce', 'main']
 
 # %% ../nbs/06_cli.ipynb #5ac260e6
 def find_nbs(start:str|Path|None=None # where to start looking (default: the current directory)
@@ -263,11 +263,26 @@ def _record_dest(checkout:Path, scale)->Path:
         raise ValueError(f"run_dir: the field scale={scale!r} leads to {os.path.realpath(dest)}, outside {top}; nothing was recorded")
     return dest
 
-def _copy_in(src:Path, run_dir:Path, dest:Path)->Path:
-    "Copy `src`, a regular file inside `run_dir` (links resolved), to `dest`."
+def _copy_in(src:Path, run_dir:Path, dest:Path, rewrite=None)->Path:
+    "Copy `src`, a regular file inside `run_dir` (links resolved), to `dest`; `rewrite(text) -> text` for text files."
     from privbook.data import _open_regular
-    with _open_regular(src, run_dir, 'run_dir', 'run folder') as f, open(dest, 'wb') as out: shutil.copyfileobj(f, out)
+    with _open_regular(src, run_dir, 'run_dir', 'run folder') as f:
+        if rewrite is None:
+            with open(dest, 'wb') as out: shutil.copyfileobj(f, out)
+        else: atomic_write_text(dest, rewrite(f.read().decode('utf-8')))
     return dest
+
+def portable_paths(text:str, # an executed notebook as text
+                   run_dir:str|Path, # its run folder
+                   checkout:str|Path, # the privbook checkout it is recorded into
+                  )->str:
+    "`text` with this machine's folders written as names a reader can place: the run folder, the checkout, the data root and home."
+    subs = [(Path(run_dir).resolve(), f'runs/{Path(run_dir).resolve().name}'), (Path(checkout).resolve(), '.'),
+            *([(Path(os.environ['PRIVBOOK_DATA']).resolve(), '$PRIVBOOK_DATA')] if os.environ.get('PRIVBOOK_DATA') else []),
+            (Path.home().resolve(), '~')]
+    for p, name in sorted(subs, key=lambda s: -len(str(s[0]))):   # longest first: the run folder may sit inside the checkout
+        if str(p) not in ('/', '.'): text = text.replace(str(p), name)
+    return text
 
 def record(run_dir:str|Path, # a finished run folder (executed notebook + results/)
            checkout:str|Path|None=None, # the privbook checkout to record into (default: the one at or above the current folder)
@@ -288,7 +303,7 @@ def record(run_dir:str|Path, # a finished run folder (executed notebook + result
     dest = _record_dest(nbs.parent, scales.pop())
     (dest/'notebooks').mkdir(parents=True, exist_ok=True)
     return [_copy_in(f, run_dir, dest/f.name) for f in sorted(res.glob('*.jsonl'))] + \
-           [_copy_in(f, run_dir, dest/'notebooks'/f.name) for f in sorted(run_dir.glob('*.ipynb'))]
+           [_copy_in(f, run_dir, dest/'notebooks'/f.name, lambda t: portable_paths(t, run_dir, nbs.parent)) for f in sorted(run_dir.glob('*.ipynb'))]
 
 # %% ../nbs/06_cli.ipynb #a428f816
 def setup_run_names(nb:dict # a notebook as JSON

@@ -182,3 +182,14 @@ def test_datasets_verify_flags_a_changed_file(tmp_path):
     np.save(raw/'olivetti_faces_target.npy', np.repeat(np.arange(40), 10))
     r = sh('datasets', '--data-root', str(tmp_path), '--verify')
     assert r.returncode == 1 and 'mismatch' in r.stdout, r.stdout + r.stderr
+
+
+def test_recorded_notebooks_carry_no_machine_paths(tmp_path, monkeypatch):
+    from privbook.cli import portable_paths
+    checkout, run = tmp_path/'clone', tmp_path/'clone'/'runs'/'20261202-x'
+    run.mkdir(parents=True)
+    monkeypatch.setenv('PRIVBOOK_DATA', str(tmp_path/'data'))
+    text = f'out_dir = "{run}/results"; data_root = "{tmp_path}/data"; nb = "{checkout}/nbs/51.ipynb"'
+    out = portable_paths(text, run, checkout)
+    assert str(tmp_path) not in out
+    assert out == 'out_dir = "runs/20261202-x/results"; data_root = "$PRIVBOOK_DATA"; nb = "./nbs/51.ipynb"'
