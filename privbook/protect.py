@@ -14,7 +14,7 @@ from . import fmd, disguise, fakegrad, midefense, hyperobf, metrics
 
 # %% auto #0
 __all__ = ['IMAGENET_NORMALIZE', 'RECORD_NAME', 'FMD', 'Disguise', 'Cloak', 'FakeGradient', 'MIDefense', 'read_images',
-           'write_images', 'read_record']
+           'check_out', 'write_images', 'read_record']
 
 # %% ../nbs/07_protect.ipynb #5827729a
 def _rng(seed)->np.random.Generator:
@@ -498,6 +498,21 @@ def _measure(orig:torch.Tensor, out:torch.Tensor)->dict:
     a, b = orig[None, :, :h, :w].float().cpu(), out[None, :, :h, :w].float().cpu()
     return dict(linf=metrics.linf(a, b).item(), ssim=metrics.ssim(a, b).item() if min(h, w) >= 3 else None)
 
+def check_out(names:list, # input file names (outputs are <stem>.png)
+              out_dir:str|Path, # the output folder
+              in_dir:str|Path|None=None, # the input folder, refused as `out_dir`
+             )->list: # the output file names
+    "The PNG names `write_images` would write for `names`; an error if `out_dir` is the input folder, two outputs collide or a file exists."
+    out_dir = _folder(out_dir, 'out_dir', must_exist=False)
+    if in_dir is not None and out_dir.resolve() == _folder(in_dir, 'in_dir').resolve():
+        raise ValueError(f"out_dir: {out_dir} is the input folder; write the protected images to another folder")
+    outs = [Path(n).stem + '.png' for n in names]
+    dup = sorted({o for o in outs if outs.count(o) > 1})
+    if dup: raise ValueError(f"names: several inputs would be written to the same file: {dup[:5]}")
+    taken = [o for o in [*outs, RECORD_NAME] if (out_dir/o).exists() or (out_dir/o).is_symlink()]
+    if taken: raise FileExistsError(f"out_dir: {out_dir} already holds {taken[:5]}; choose a new folder (nothing was written)")
+    return outs
+
 def write_images(images:list, # C x H x W tensors in [0,1] (C = 1 or 3)
                  names:list, # their input file names (outputs are <stem>.png)
                  out_dir:str|Path, # a new or empty-enough folder (never the input folder)
@@ -508,16 +523,9 @@ def write_images(images:list, # C x H x W tensors in [0,1] (C = 1 or 3)
                 )->Path: # the JSON record
     "Write lossless PNGs and `privbook-protect.json` into `out_dir`; refuses the input folder and any existing file (before writing anything)."
     from PIL import Image
-    out_dir = _folder(out_dir, 'out_dir', must_exist=False)
-    if in_dir is not None and out_dir.resolve() == _folder(in_dir, 'in_dir').resolve():
-        raise ValueError(f"out_dir: {out_dir} is the input folder; write the protected images to another folder")
     if len(images) != len(names) or (originals is not None and len(originals) != len(images)):
         raise ValueError(f"names: expected one name (and original) per image, got {len(images)} images and {len(names)} names")
-    outs = [Path(n).stem + '.png' for n in names]
-    dup = sorted({o for o in outs if outs.count(o) > 1})
-    if dup: raise ValueError(f"names: several inputs would be written to the same file: {dup[:5]}")
-    taken = [o for o in [*outs, RECORD_NAME] if (out_dir/o).exists() or (out_dir/o).is_symlink()]
-    if taken: raise FileExistsError(f"out_dir: {out_dir} already holds {taken[:5]}; choose a new folder (nothing was written)")
+    outs, out_dir = check_out(names, out_dir, in_dir), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     rows = []
     for i, (im, n, o) in enumerate(zip(images, names, outs)):
