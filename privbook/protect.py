@@ -474,11 +474,11 @@ def _folder(path, name:str, must_exist:bool=True)->Path:
 
 def read_images(folder:str|Path, # a folder of JPEG / PNG files
                )->tuple[list, list, list]: # (images 3 x H x W in [0,1], their file names, [(file name, reason)] skipped)
-    "Every JPEG / PNG in `folder` as RGB float tensors, the right way up (EXIF orientation); unreadable files are skipped and listed."
+    "Every JPEG / PNG in `folder` as RGB float tensors, the right way up (EXIF orientation); unreadable files are skipped and listed, hidden (dot) files ignored."
     from PIL import Image, ImageOps
     folder = _folder(folder, 'folder')
     images, names, skipped = [], [], []
-    for f in sorted(p for p in folder.iterdir() if p.is_file() and p.name != RECORD_NAME):
+    for f in sorted(p for p in folder.iterdir() if p.is_file() and p.name != RECORD_NAME and not p.name.startswith('.')):
         try:
             with Image.open(f) as im:
                 if im.format not in _FORMATS: raise ValueError(f"a {im.format} file")
