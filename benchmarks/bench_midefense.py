@@ -69,7 +69,7 @@ def bench(name, steps, batch, repeats, repeats1, p, old=None):
     s = SETTINGS[name]
     clf, inv = _setup(M, s)
     xb, x1 = torch.rand(batch, 1, s['size'], s['size']), torch.rand(1, 1, s['size'], s['size'])
-    undefended = lambda x: torch.softmax(M.logits_of(clf, x), 1)
+    undefended = lambda x: torch.softmax(M.logits_of(clf, x, M.LOGITS_CHUNK), 1)   # the classifier in the same chunks as in `defend`
     defended = lambda x: M.defend(clf, x, inv, steps=steps, step_size=s['step_size'], eps=s['eps'], p=p)
     fs = lambda x: dict(undefended=lambda: undefended(x), defended=lambda: defended(x))
     if old is not None:
