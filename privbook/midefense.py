@@ -55,6 +55,11 @@ def defender_hidden(image_size:int)->int:
     "The defender's inversion depth: two hidden layers fewer than the attacker's (Sec. V-A3)."
     return max(0, attacker_hidden(image_size) - 2)
 
+def _tail_maps(res:int, scale:int)->torch.Tensor:
+    "Per-axis maps of bilinear up-sampling by `scale` then a 4x4 stride-2 transposed convolution: tap x input row x output row."
+    up = F.interpolate(torch.eye(res)[:, None], scale_factor=scale, mode='linear', align_corners=False)   # row i: basis i up-sampled
+    return torch.stack([F.conv_transpose1d(up, t.view(1, 1, 4), stride=2, padding=1)[:, 0] for t in torch.eye(4)])
+
 class Inversion(nn.Module):
     "Yang et al.'s inversion model A: confidence vector (N x nz, probabilities) -> image N x nc x size x size."
     def __init__(self, num_classes:int, # nz: length of the confidence vector
@@ -84,6 +89,10 @@ class Inversion(nn.Module):
         layers.append(nn.Sigmoid())
         self.decoder = nn.Sequential(*layers)
         self.output_shape = (out_channels, image_size, image_size)
+        # the defender's bilinear up-sampling and last layer are linear and separable per axis, so `forward` computes them as
+        # matrix products with the per-axis maps: the same function of the same parameters, ~4x faster than PyTorch's CPU
+        # kernels for upsample_bilinear2d and a one-channel conv_transpose2d, forward and backward (the defense runs on every query)
+        self.register_buffer('tail_maps', _tail_maps(res, r // 2) if h > 0 and r > 2 else None, persistent=False)
 
     @staticmethod
     def output_shape_of(nc, size): return (nc, size, size)
@@ -95,7 +104,10 @@ class Inversion(nn.Module):
             top, idx = z.topk(self.truncation, 1)
             z = torch.zeros_like(z).scatter(1, idx, top)
         z = z + F.relu(-z.amin(1, keepdim=True))
-        return self.decoder(z if self.hidden == 0 else z[:, :, None, None])
+        if self.tail_maps is None: return self.decoder(z if self.hidden == 0 else z[:, :, None, None])
+        h, last, m = self.decoder[:-3](z[:, :, None, None]), self.decoder[-2], self.tail_maps   # h: after the last Tanh
+        y = torch.einsum('noyixj,xjb->noyib', torch.einsum('ncij,coyx->noyixj', h, last.weight), m)
+        return self.decoder[-1](torch.einsum('noyib,yia->noab', y, m) + last.bias[:, None, None])
 
 class MLPInversion(nn.Module):
     "An attacker beyond the paper's: standardized centred log-probabilities and the one-hot label -> 2-hidden-layer MLP -> image."
