@@ -22,7 +22,25 @@ defended call is the classifier's forward (~1/3) plus 10 forward/backward passes
 940a03d up-sampled 4x4 -> 32x32 with a 1x1 convolution + pixel shuffle, today's defender up-samples bilinearly to
 16x16 and applies the attacker's stride-2 transposed convolution, and PyTorch's CPU kernels for those two
 (upsample_bilinear2d backward, conv_transpose2d with one output channel) take ~5x the time of the whole old
-inversion model (185 vs 36 ms CPU for 10 steps at batch 256).
+inversion model (185 vs 36 ms CPU for 10 steps at batch 256). `Inversion.forward` now computes those two layers as
+per-axis matrix products (the same function of the same parameters), and `defend` runs the classifier in chunks of
+at most `LOGITS_CHUNK` = 128 queries (~5k instead of ~2.8k queries per CPU-second for the digit classifier).
+
+Recorded side by side (2026-12-02, the shared 2-core AMD EPYC build machine, torch 2.14.1, load average 3.5-7.7
+from other jobs; batch 256, 10 steps, p=1; medians of 9 interleaved repeats, each run once per `--against`):
+
+    threads  setting  defended q/s   q/CPU-s   vs 940a03d (CPU)   vs main f9ac011 (CPU)
+    1        digits   915-2927       1844-2941 1.14-1.18 (1.09-1.15)  2.53-2.80 (2.47-2.67)
+    1        faces    346-404        670-751   1.05 (1.03)        3.70 (3.27)
+    2        digits   163-1037       346-1056  0.64-0.99 (0.66-1.02)  2.02 (2.00)
+    2        faces    90-115         165-202   0.80 (0.73)        1.89 (2.43)
+
+With one thread the defense is back at 940a03d's speed (~1.1x) and 2.5-3.7x main's; the defend-path change alone
+(`LOGITS_CHUNK`, without the `Inversion` change) measured 0.95x wall, 1.11x CPU against main. With two threads on a
+machine whose load average exceeded its 2 cores, every OpenMP barrier waits for a descheduled thread (one query's
+10 steps took 58-220 ms instead of ~9): runs of the same code spread 6x, so the target
+(>= 1,000 defended queries/s on 2 threads) was met in two runs (1,012, 1,037) and missed in another (163) of the same code;
+one thread gave 2,483-2,927 queries/s when the load allowed. Rerun on a quiet machine for the 2-thread number.
 """
 import argparse, atexit, importlib, io, json, os, resource, shutil, statistics, subprocess, sys, tarfile, tempfile, time
 from pathlib import Path
