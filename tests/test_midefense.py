@@ -235,3 +235,34 @@ def test_gate_rho_and_knn_module():
     assert rho.est == 1 and rho.lo == 1
     with pytest.raises(ValueError, match='^aux_x:'): M.KNNInversion(torch.softmax(ca, 1).float(), xa[:3])
     with pytest.raises(ValueError, match='^aux_probs:'): M.KNNInversion(-ca.float(), xa)
+class _Rounded(nn.Module):
+    "A classifier with many tied logits (rounded to integers)."
+    def __init__(self, dtype):
+        super().__init__()
+        self.f = nn.Sequential(nn.Flatten(), nn.Linear(64, K)).to(dtype)
+    def forward(self, x): return torch.round(3 * self.f(x))
+
+@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
+@pytest.mark.parametrize('p', [1, 2, math.inf])
+def test_defend_keeps_label_budget_and_dtype_in_chunks(dtype, p):
+    torch.manual_seed(0)
+    clf = _Rounded(dtype).eval()
+    inv = M.Inversion(K, 1, 8, ngf=4, hidden=1).to(dtype).eval()
+    x = torch.rand(300, 1, 8, 8, dtype=dtype)                  # more than LOGITS_CHUNK: the classifier runs in chunks
+    c0 = M.logits_of(clf, x)
+    label = c0.argmax(1)
+    assert (c0 == c0.amax(1, keepdim=True)).sum(1).gt(1).any()  # some rows tie at the maximum
+    runs = [M.defend(clf, x, inv, steps=4, step_size=0.5, eps=1.5, p=p, return_logits=True, batch_size=b) for b in (7, 512)]
+    for q, c in runs:
+        assert q.dtype == c.dtype == dtype and q.shape == c.shape == c0.shape
+        assert torch.equal(q.argmax(1), label) and _top_strict(q, label)
+        assert (torch.linalg.vector_norm(c.double() - c0.double(), ord=p, dim=1) <= 1.5 * (1 + 1e-6)).all()
+        assert torch.allclose(q.double().sum(1), torch.ones(len(q), dtype=torch.float64), atol=1e-5)
+    if dtype == torch.float64: assert torch.allclose(runs[0][0], runs[1][0], atol=1e-9)   # chunking changes nothing
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.bfloat16, torch.float32, torch.float64])
+def test_defend_logits_returns_the_logits_dtype(dtype):
+    c0 = (torch.randn(20, K) * 3).round().to(dtype)
+    q, c = M.defend_logits(c0, INV, steps=2, step_size=0.5, eps=1.0, p=2, return_logits=True, generator=torch.Generator().manual_seed(0))
+    assert q.dtype == c.dtype == dtype
+    assert torch.equal(q.argmax(1), c0.argmax(1)) and _top_strict(q, c0.argmax(1))
