@@ -187,7 +187,8 @@ _NONFINITE = {'NaN': math.nan, 'Infinity': math.inf, '-Infinity': -math.inf}
 
 def _jsonable(v):
     if isinstance(v, torch.Tensor): v = v.detach().cpu().numpy()
-    if isinstance(v, np.ndarray): return [_jsonable(o) for o in v.tolist()]
+    if isinstance(v, np.ndarray): return _jsonable(v.item()) if v.ndim == 0 else [_jsonable(o) for o in v.tolist()]
+    if isinstance(v, np.bool_): return bool(v)
     if isinstance(v, (np.integer,)): return int(v)
     if isinstance(v, (np.floating, float)):
         v = float(v)
@@ -203,6 +204,7 @@ def _unjson(v):
     if isinstance(v, dict): return {k: _unjson(o) for k, o in v.items()}
     return v
 
+_RESERVED = {'experiment', 'metric', 'value', 'scale', 'device', 'revision', 'run_id', 'timestamp'}   # the columns of every row
 _EXPERIMENT_RE = re.compile(r'[A-Za-z0-9][A-Za-z0-9_.-]*')
 
 def _append_line(path:Path, line:str):
@@ -233,6 +235,11 @@ class Recorder:
             value:float, # the measurement
             **params)->dict: # what it was measured with (model, eps, layer, ...)
         "Record one measurement (appended, never rewriting earlier rows); returns the row."
+        if not isinstance(metric, str) or not metric: raise ValueError(f"metric: expected a non-empty name, got {metric!r}")
+        clash = set(params) & _RESERVED
+        if clash: raise ValueError(f"params: {sorted(clash)} name(s) every row already has; call the parameter something else")
+        for k, v in params.items():
+            if isinstance(v, str) and v in _NONFINITE: raise ValueError(f"{k}: the string {v!r} is how rows store a non-finite number; pass float({v!r}) or another word")
         row = dict(experiment=self.experiment, metric=metric, value=_jsonable(value), params=_jsonable({**self.common, **params}),
                    scale=self.scale, device=self.device, revision=self.revision, run_id=self.run_id,
                    timestamp=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'))
