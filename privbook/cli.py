@@ -11,7 +11,7 @@ import privbook
 from .core import SCALES, get_scale, read_results, atomic_write_text, git_revision
 
 # %% auto #0
-__all__ = ['RESERVED', 'RECORD_SCALES', 'WIDTH', 'find_nbs', 'packaged_nbs', 'notebooks_dir', 'read_notebook', 'has_parameters',
+__all__ = ['RESERVED', 'RECORD_SCALES', 'find_nbs', 'packaged_nbs', 'notebooks_dir', 'read_notebook', 'has_parameters',
            'experiment_notebooks', 'resolve_notebook', 'parse_value', 'parameters', 'check_params', 'NotebookFailed',
            'to_html', 'run_notebook', 'new_run_dir', 'summarize', 'headlines', 'record', 'setup_run_names', 'run_rows',
            'pending_runs', 'run_unit', 'reproduce', 'main']
@@ -510,7 +510,7 @@ def _reproduce(args, params)->int:
         return 1
     return 0
 
-WIDTH = 100  # columns of `privbook datasets`' output
+_WIDTH = 100  # columns of `privbook datasets`' output
 
 def _datasets(args)->int:
     "List what is available where (never unpickling anything); with --verify, check the files' MD5 sums."
@@ -521,9 +521,9 @@ def _datasets(args)->int:
     w = av.name.str.len().max() + 2
     print('\nwhere each dataset is read from, and how to get a missing one:')
     for _, r in av.iterrows():
-        print(textwrap.fill(r['where'], WIDTH, initial_indent=r['name'].ljust(w), subsequent_indent=' '*w))
-        if r['note']: print(textwrap.fill(r['note'], WIDTH, initial_indent=' '*w, subsequent_indent=' '*w))
-    for _, r in av[~av.available & av.get('note', '').astype(str).str.startswith('unreadable')].iterrows(): print('\n' + textwrap.fill(f'{r["name"]}: {r["reason"]}', WIDTH))
+        print(textwrap.fill(r['where'], _WIDTH, initial_indent=r['name'].ljust(w), subsequent_indent=' '*w))
+        if r['note']: print(textwrap.fill(r['note'], _WIDTH, initial_indent=' '*w, subsequent_indent=' '*w))
+    for _, r in av[~av.available & av.get('note', '').astype(str).str.startswith('unreadable')].iterrows(): print('\n' + textwrap.fill(f'{r["name"]}: {r["reason"]}', _WIDTH))
     if not args.verify: return 0
     v = verify(args.data_root)
     present = v[v.status != 'missing']
