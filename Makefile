@@ -25,10 +25,12 @@ $(VENV)/.installed: settings.ini setup.py
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $@
 
-# two notebooks at a time, one thread each: two 2-thread torch processes on 2 cores only fight
+# two notebooks at a time, one thread each: two 2-thread torch processes on 2 cores only fight.
+# tools/nbtest.py is nbdev_test printing each notebook as it finishes, with its time; --file-times does the same
+# for each test file (pytest's last line, `N passed in ...`, stays as it is)
 test: install
-	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/nbdev_test --n_workers 2 --timing
-	$(BIN)/python -m pytest -q tests
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tools/nbtest.py --n_workers 2 --timing
+	$(BIN)/python -m pytest -q --file-times tests
 
 # the paper's loaders, pretrained builders and attacks on stand-in ImageFolders / idx files and random hub weights
 # (made once in build/paper-dry, about 3 GB); counts shrink, code paths do not. See tools/paper_dry.py.

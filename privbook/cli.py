@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_cli.ipynb #bae98584
 from __future__ import annotations
-import argparse, ast, datetime, fnmatch, json, operator, os, secrets, shutil, signal, sys, time, warnings
+import argparse, ast, datetime, textwrap, fnmatch, json, operator, os, secrets, shutil, signal, sys, time, warnings
 from pathlib import Path
 import pandas as pd
 import privbook
@@ -170,8 +170,10 @@ def _kernel_manager():
     return ParentBoundKernelManager
 
 def _need_notebook_tools():
-    try: import papermill, nbconvert  # noqa: F401
-    except ImportError as e: raise ImportError(f"privbook run needs the notebook tools ({e.name} is missing): pip install 'privbook[notebooks]'") from None
+    "An ImportError naming the missing package unless papermill, nbclient and nbconvert import."
+    try: import papermill, nbclient, nbconvert  # noqa: F401
+    except ImportError as e: raise ImportError(f"privbook run needs the notebook tools ({e.name} is missing): install privbook's notebooks "
+                                               "extra (in a clone of privbook: pip install '.[notebooks]')") from None
 
 def _abs(p): return None if p is None else str(Path(p).expanduser().resolve())
 
@@ -390,7 +392,7 @@ def _sequential(units, run_dir, scale, device, data_root, progress):
 
 def _ray(units, run_dir, scale, device, data_root, address, cpus, gpus):
     try: import ray
-    except ImportError: raise ImportError("executor: 'ray' needs Ray: pip install 'privbook[cluster]'") from None
+    except ImportError: raise ImportError("executor: 'ray' needs Ray: install privbook's cluster extra (in a clone of privbook: pip install '.[cluster]')") from None
     started = not ray.is_initialized()
     if started: ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
     task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(run_unit)
@@ -424,6 +426,7 @@ def reproduce(scale:str='smoke', device:str='auto', only:str|None=None, data_roo
     for k in params:
         if k in RESERVED or k not in known: check_params(nbs_[0], {k: params[k]})  # raises, naming the parameter
     units = [(p, check_params(p, {k: v for k, v in params.items() if k in parameters(p)})) for p in nbs_]
+    _need_notebook_tools()  # before anything is created
     run_dir = new_run_dir(out_root) if run_dir is None else _writable_folder(Path(_abs(run_dir)), 'run_dir', 'run folder')
     run_dir.mkdir(parents=True, exist_ok=True)
     rev = git_revision(nbs_[0].parent)
@@ -494,6 +497,7 @@ def _run(args, params)->int:
     if args.dry_run:
         print(f'would run {nb} at scale {args.scale} with {params or "no extra parameters"}')
         return 0
+    _need_notebook_tools()  # before the run folder is created
     out = new_run_dir(args.out)
     print(f'running {nb.name} at scale {args.scale} into {out}', flush=True)
     dest = run_notebook(nb, out, args.scale, args.device, args.data_root, params, progress=not args.no_progress)
@@ -522,13 +526,20 @@ def _reproduce(args, params)->int:
         return 1
     return 0
 
+_WIDTH = 100  # columns of `privbook datasets`' output
+
 def _datasets(args)->int:
     "List what is available where (never unpickling anything); with --verify, check the files' MD5 sums."
     from privbook.data import available, data_root, verify
     print(f'dataset root: {data_root(args.data_root)}')
     av = available(args.data_root)
-    print(av.drop(columns=['reason'], errors='ignore').to_string(index=False))
-    for _, r in av[~av.available & av.get('note', '').astype(str).str.startswith('unreadable')].iterrows(): print(f'\n{r["name"]}: {r["reason"]}')
+    print(av[['name', 'available', 'classes', 'channels', 'size']].to_string(index=False))
+    w = av.name.str.len().max() + 2
+    print('\nwhere each dataset is read from, and how to get a missing one:')
+    for _, r in av.iterrows():
+        print(textwrap.fill(r['where'], _WIDTH, initial_indent=r['name'].ljust(w), subsequent_indent=' '*w))
+        if r['note']: print(textwrap.fill(r['note'], _WIDTH, initial_indent=' '*w, subsequent_indent=' '*w))
+    for _, r in av[~av.available & av.get('note', '').astype(str).str.startswith('unreadable')].iterrows(): print('\n' + textwrap.fill(f'{r["name"]}: {r["reason"]}', _WIDTH))
     if not args.verify: return 0
     v = verify(args.data_root)
     present = v[v.status != 'missing']

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #81a6f545
 from __future__ import annotations
-import os, re, json, time, random, secrets, socket, subprocess, tempfile, datetime, math, importlib.util
+import ast, os, re, json, time, random, secrets, socket, subprocess, tempfile, datetime, math, importlib.util
 import base64, hashlib, hmac, stat, warnings
 try: import fcntl
 except ImportError: fcntl = None  # Windows: appends stay single writes, without the lock
@@ -16,7 +16,7 @@ import numpy as np, pandas as pd, torch
 __all__ = ['SCALES', 'DRY_ENV', 'DRY_SIZES', 'KEY_WRAP_FORMAT', 'SCRYPT', 'Scale', 'dry_pick', 'paper_dry', 'get_scale',
            'pick_sizes', 'get_device', 'seed_everything', 'check_images', 'check_labels', 'check_positive',
            'git_revision', 'atomic_write_text', 'code_revision', 'Recorder', 'read_results', 'cache_dir',
-           'recorded_results', 'Run', 'setup_run', 'key_file_mac', 'write_key_file', 'read_key_file',
+           'recorded_results', 'Run', 'setup_run', 'list_param', 'key_file_mac', 'write_key_file', 'read_key_file',
            'check_key_fingerprint']
 
 # %% ../nbs/00_core.ipynb #a2b3751c
@@ -317,6 +317,27 @@ def setup_run(experiment:str, # experiment name (results file name)
     out.mkdir(parents=True, exist_ok=True)
     rec = Recorder(out, experiment, scale=s, device=d, seed=seed, **common)
     return Run(s, d, seed, out, data_root, rec)
+
+# %% ../nbs/00_core.ipynb #23b265a1
+def _list_text(s:str)->list|None:
+    "The list that `s` spells as a Python or YAML literal, else None."
+    try: v = ast.literal_eval(s)
+    except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
+        try: import yaml
+        except ImportError: return None
+        try: v = yaml.safe_load(s)
+        except (yaml.YAMLError, RecursionError): return None
+    return list(v) if isinstance(v, (list, tuple)) else None
+
+def list_param(value, # a list parameter's value: a list / tuple, None, or text holding a Python or YAML list
+               name:str, # the parameter's name (for the error)
+              )->list|None:
+    "`value` as a list (None stays None: 'per scale'), also when papermill's `-p` passed the list as text."
+    if value is None: return None
+    v = _list_text(value) if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else None
+    if v is not None: return v
+    shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + '...'
+    raise ValueError(f"{name}: expected a list, e.g. -y '{{{name}: [..]}}', got {shown} ({type(value).__name__})")
 
 # %% ../nbs/00_core.ipynb #b7e1a2c1
 KEY_WRAP_FORMAT = 'privbook-key-wrap/1'  # a key file sealed with a passphrase

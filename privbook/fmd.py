@@ -301,7 +301,7 @@ def zoo_scale(dataset:str, # a `data.load` name
 
 def load_zoo(dataset:str='mnist5k', # dataset the models classify (see `dataset_name`)
              archs=PAPER_ARCHS, scale='smoke', seed:int=0, data_root=None, device=None, progress:bool=False,
-             image_size:int|None=None, # train at this size (default: the dataset's, at least 28)
+             image_size:int|None=None, # train at this size (default: the dataset's own)
              num_workers:int=0, # paper scale: DataLoader workers decoding the streamed training images (e.g. min(8, os.cpu_count()))
             )->dict:
     "name -> trained classifier for each of `archs` (ImageNet: torchvision's pretrained weights; paper CelebA-HQ / AffectNet: fine-tuned from them)."

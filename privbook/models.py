@@ -62,14 +62,16 @@ def _adapt_small(net, arch, image_size, num_classes, hidden):
         else: net.classifier = nn.Sequential(nn.Linear(out, hidden), nn.ReLU(True), nn.Dropout(0.5), nn.Linear(hidden, hidden), nn.ReLU(True), nn.Dropout(0.5), nn.Linear(hidden, num_classes))
     _drop_vanishing_pools(net, image_size)
 
+_POOLS = (nn.MaxPool2d, nn.AvgPool2d)  # fixed-window pools (adaptive pools fit any map)
+
 def _drop_vanishing_pools(net, image_size):
-    "Replace every MaxPool2d whose input would be smaller than its kernel by Identity (found by a probe forward)."
+    "Replace every max- / average-pool whose input would be smaller than its kernel by Identity (found by a probe forward)."
     small = []
     def hook(m, inp, out):
         if min(inp[0].shape[-2:]) < 2: small.append(m)
     for _ in range(6):  # each removal changes later sizes: repeat until stable
         small.clear()
-        hs = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.MaxPool2d)]
+        hs = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, _POOLS)]
         try:
             was = net.training
             net.eval()
@@ -84,12 +86,12 @@ def _drop_vanishing_pools(net, image_size):
 def _stem_in(net): return next(m for m in net.modules() if isinstance(m, nn.Conv2d)).in_channels
 
 def _first_failing_pool(net, image_size):
-    "The first MaxPool2d that receives a map smaller than its kernel (a forward that fails there)."
+    "The first max- / average-pool that receives a map smaller than its kernel (a forward that fails there)."
     found = []
     def pre(m, inp):
         k = m.kernel_size if isinstance(m.kernel_size, int) else min(m.kernel_size)
         if min(inp[0].shape[-2:]) < k and not found: found.append(m)
-    hs = [m.register_forward_pre_hook(pre) for m in net.modules() if isinstance(m, nn.MaxPool2d)]
+    hs = [m.register_forward_pre_hook(pre) for m in net.modules() if isinstance(m, _POOLS)]
     try:
         with torch.no_grad(): net(torch.zeros(1, _stem_in(net), image_size, image_size))
     except RuntimeError: pass
@@ -406,7 +408,7 @@ def pretrained_or_trained(arch:str, # one of `ARCHS`
                           seed:int=0, # seed of initialisation and shuffling
                           data_root=None, # dataset root
                           device=None, # training device (default: best available)
-                          image_size:int|None=None, # resize images (default: the dataset's size, at least 28)
+                          image_size:int|None=None, # resize images (default: the dataset's own size, so the model takes `data.load(dataset)`'s images)
                           channels:int|None=None, # convert images to this many channels
                           epochs:int|None=None, # override the scale's epochs
                           retrain:bool=False, # ignore the cache
@@ -421,7 +423,7 @@ def pretrained_or_trained(arch:str, # one of `ARCHS`
     if not isinstance(dataset, str): raise TypeError(f"dataset: expected a dataset name, got {type(dataset).__name__}")
     if epochs is not None: epochs = _int_arg(epochs, 'epochs', 1)
     spec = pdata.DATASETS.get(dataset)
-    size = image_size or (max(28, spec.size) if spec else 224)
+    size = image_size or (spec.size if spec else 224)
     ch = channels or (spec.channels if spec else 3)
     ep = epochs or (1 if s.dry else max(1, round(s.epochs * EPOCH_FACTOR.get(arch, 1))))   # a paper dry run: one epoch, any model
     preset = core.SCALES.get(s.name)

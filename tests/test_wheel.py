@@ -1,5 +1,6 @@
-"""The wheel a user gets from `pip install privbook`: its requirements match the code's imports, and it runs an
-experiment notebook from any folder in a fresh virtual environment.
+"""The wheel a user builds with `python -m build` and installs with `pip install dist/privbook-*.whl`: its
+requirements match the code's imports, and it runs an experiment notebook from any folder in a fresh virtual
+environment.
 
 The fresh environment reuses the packages already installed in this one (a read-only overlay of symlinks, added
 with a .pth line, without privbook itself; the Jupyter data files too), so the test costs seconds instead of re-installing torch; pip still
