@@ -28,12 +28,12 @@ def _with_art(cls:type)->type:
     "`cls` combined with ART's `Preprocessor` or `Postprocessor` base class (made once, on first use)."
     art = require_art()
     base = dict(preprocessor=art.defences.preprocessor.Preprocessor, postprocessor=art.defences.postprocessor.Postprocessor)[cls._art_base]
-    return types.new_class(cls.__name__, (cls, base), exec_body=lambda ns: ns.update(__module__=cls.__module__, __doc__=cls.__doc__))
+    return types.new_class(cls.__name__, (cls, base), exec_body=lambda ns: ns.update(__module__=cls.__module__, __doc__=cls.__doc__, _with_art=True))
 
 class _ARTAdapter:
     "Base of the adapters: an instance is made from a subclass that also derives from ART's base class, so ART is only imported when one is made."
-    _art_base = None
-    def __new__(cls, *args, **kwargs): return object.__new__(_with_art(cls))
+    _art_base, _with_art = None, False
+    def __new__(cls, *args, **kwargs): return object.__new__(cls if cls._with_art else _with_art(cls))
 
 def _array(x, name:str)->np.ndarray:
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
@@ -63,9 +63,18 @@ class ProtectionPreprocessor(_ARTAdapter):
                 ):
         if not isinstance(protection, _INPUT_PROTECTIONS):
             raise TypeError(f"protection: expected privbook.protect.FMD, Disguise or Cloak, got {type(protection).__name__}")
-        if not isinstance(channels_first, bool): raise TypeError(f"channels_first: expected True or False, got {channels_first!r}")
         super().__init__(is_fitted=True, apply_fit=apply_fit, apply_predict=apply_predict)
-        self.protection, self.clip_values, self.channels_first = protection, _clip_values(clip_values), channels_first
+        self.protection = protection
+        self.set_params(clip_values=clip_values, channels_first=channels_first)
+
+    def set_params(self, **kwargs):
+        "Change `clip_values` and / or `channels_first`; everything is checked before anything changes."
+        unknown = sorted(set(kwargs) - set(self.params))
+        if unknown: raise ValueError(f"kwargs: unknown parameter(s) {unknown}; expected {self.params}")
+        if not isinstance(kwargs.get('channels_first', True), bool):
+            raise TypeError(f"channels_first: expected True or False, got {kwargs['channels_first']!r}")
+        if 'clip_values' in kwargs: kwargs['clip_values'] = _clip_values(kwargs['clip_values'])
+        for k, v in kwargs.items(): setattr(self, k, v)
 
     def __repr__(self): return f"ProtectionPreprocessor({self.protection!r}, clip_values={self.clip_values}, channels_first={self.channels_first})"
 

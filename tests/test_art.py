@@ -82,6 +82,8 @@ def test_bad_input(net, x):
     with pytest.raises(TypeError, match='float numpy'): pre(x.astype(np.uint8))
     with pytest.raises(TypeError, match='FMD, Disguise or Cloak'): part.ProtectionPreprocessor(net)
     with pytest.raises(ValueError, match='min < max'): part.ProtectionPreprocessor(pre.protection, clip_values=(1, 0))
+    with pytest.raises(ValueError, match='min < max'): pre.set_params(clip_values=(1, 0))
+    assert pre.clip_values == (0., 1.)  # a refused change changes nothing
     with pytest.raises(ValueError, match="'logits' or 'probabilities'"):
         part.MIDefensePostprocessor(protect.MIDefense(net, midefense.Inversion(4, 3, 16)), outputs='softmax')
 
