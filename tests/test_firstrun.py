@@ -169,3 +169,17 @@ def test_pretrained_or_trained_takes_the_datasets_images(arch, tmp_path, monkeyp
 def test_every_architecture_builds_for_8x8():
     for a in models.ARCHS:
         with torch.no_grad(): assert models.build(a, 10, 1, 8)(torch.rand(2, 1, 8, 8)).shape == (2, 10), a
+
+
+def test_nbtest_runs_several_notebooks_in_one_worker(tmp_path):
+    "A notebook run in a worker replaces that worker's __main__: the progress wrapper must still be found for the next one."
+    import nbformat, subprocess, sys
+    from pathlib import Path
+    for name in ('a', 'b', 'c'):
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(f"x = '{name}'\nassert x == '{name}'")])
+        nbformat.write(nb, tmp_path/f'{name}.ipynb')
+    root = Path(__file__).resolve().parents[1]
+    r = subprocess.run([sys.executable, str(root/'tools'/'nbtest.py'), '--n_workers', '1', '--path', str(tmp_path)],
+                       capture_output=True, text=True, timeout=300, cwd=root)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert [l.split()[1] for l in r.stdout.splitlines() if l.startswith('ok')] == ['a.ipynb:', 'b.ipynb:', 'c.ipynb:']

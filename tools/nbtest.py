@@ -13,5 +13,7 @@ def test_nb(fn, *args, **kwargs):
     return ok, secs
 
 if __name__ == '__main__':
-    _nbdev_test.test_nb = test_nb  # nbdev_test looks test_nb up in its module when it runs
-    _nbdev_test.nbdev_test()       # parses sys.argv like the nbdev_test console script
+    # the wrapper must be pickled by an importable name: a notebook run in a worker replaces that worker's __main__
+    import nbtest
+    _nbdev_test.test_nb = nbtest.test_nb  # nbdev_test looks test_nb up in its module when it runs
+    _nbdev_test.nbdev_test()              # parses sys.argv like the nbdev_test console script
