@@ -106,3 +106,59 @@ def test_wheel_runs_a_notebook_from_any_folder(wheel, tmp_path):
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-3000:]
     run = next((work/'runs').iterdir())
     assert (run/'42_fakegrad_scaling.ipynb').exists() and any((run/'results').glob('*.jsonl'))
+
+
+_OWN_DATA = r'''
+import json, subprocess, sys, numpy as np, torch, torchvision
+from pathlib import Path
+from PIL import Image
+from privbook import protect as P, hyperobf, midefense, fakegrad
+torch.set_num_threads(1)
+bin_ = Path(sys.executable).parent/'privbook'
+photos = Path('photos'); photos.mkdir()
+rng = np.random.default_rng(0)
+for i in range(20):
+    h, w = int(rng.integers(24, 72)), int(rng.integers(24, 72))
+    Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(photos/f'p{i:02d}.jpg', quality=90)
+(photos/'broken.jpg').write_bytes(b'\xff\xd8\xff\xe0 not a jpeg')
+before = {f.name: f.read_bytes() for f in photos.iterdir()}
+torch.manual_seed(0)
+torch.save(torchvision.models.resnet18(num_classes=10).state_dict(), 'r18.pt')
+P.Cloak(hyperobf.MaskNet(in_channels=1, image_size=16), steps=2, progress=False).save('masknet.pt')
+def cli(*a):
+    r = subprocess.run([str(bin_), 'protect', *a], capture_output=True, text=True, timeout=900)
+    assert r.returncode == 1, (a, r.stdout, r.stderr)            # 1: done, one file skipped and listed
+    assert 'broken.jpg' in r.stderr and '%|' in r.stderr, r.stderr  # the corrupt file named, a progress bar shown
+cli('fmd', '--model', 'resnet18', '--weights', 'r18.pt', '--in', 'photos', '--out', 'fmd', '--steps', '2', '--seed', '0')
+cli('cloak', '--hypernet', 'masknet.pt', '--in', 'photos', '--out', 'cloak', '--seed', '0')
+cli('disguise', '--key', 'k.json', '--in', 'photos', '--out', 'dis')
+r = subprocess.run([str(bin_), 'protect', 'disguise', '--key', 'k.json', '--in', 'dis', '--out', 'back', '--reverse'], capture_output=True, text=True, timeout=900)
+assert r.returncode == 0, r.stderr
+ims, names, bad = P.read_images(photos)
+assert len(ims) == 20 and [b for b in bad]
+for out in ('fmd', 'cloak', 'dis', 'back'): assert len(P.read_images(Path(out))[0]) == 20 and (Path(out)/P.RECORD_NAME).is_file()
+assert all(torch.equal(a, b) for a, b in zip(ims, P.read_images(Path('back'))[0])), 'the reverse is bit-exact'
+assert {f.name: f.read_bytes() for f in photos.iterdir()} == before, 'inputs untouched'
+net = torchvision.models.resnet18(num_classes=10).eval()
+x = torch.rand(4, 3, 32, 32)
+fg = P.FakeGradient(net, example=x[:1])
+with torch.no_grad(): out, ref = fg(x), net(x)
+assert torch.allclose(fg.decrypt(out), ref, rtol=1e-5, atol=1e-5) and torch.equal(fg.decrypt(out), out[:, fakegrad.real_indices(fg.key)])
+probs = torch.softmax(torch.randn(64, 10) * 3, 1)
+q = P.MIDefense(midefense.Classifier(10, 1, 32, ndf=4), midefense.Inversion(10, 1, 32, ngf=4), progress=False)(probs)
+assert torch.equal(q.argmax(1), probs.argmax(1)), 'every label kept'
+print('own data ok')
+'''
+
+
+def test_wheel_protects_a_folder_of_photos_from_an_empty_folder(wheel, tmp_path):
+    "From the installed wheel, in an empty folder: `privbook protect` on 20 RGB JPEGs of mixed sizes and one corrupt file."
+    py, flags = _fresh_env(tmp_path/'venv')
+    r = subprocess.run([str(py), '-m', 'pip', 'install', '-q', *flags, str(wheel)], capture_output=True, text=True, timeout=1800)
+    assert r.returncode == 0, r.stderr[-3000:]
+    work = tmp_path/'empty'
+    work.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ('PYTHONPATH', 'PRIVBOOK_RESULTS')}
+    env.update(OMP_NUM_THREADS='1', MPLBACKEND='Agg')
+    r = subprocess.run([str(py), '-c', _OWN_DATA], capture_output=True, text=True, cwd=work, env=env, timeout=1800)
+    assert r.returncode == 0 and 'own data ok' in r.stdout, r.stdout[-2000:] + r.stderr[-4000:]
