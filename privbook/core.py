@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np, pandas as pd, torch
 
 # %% auto #0
-__all__ = ['SCALES', 'DRY_ENV', 'DRY_SIZES', 'KEY_WRAP_FORMAT', 'SCRYPT', 'Scale', 'dry_pick', 'paper_dry', 'get_scale',
-           'pick_sizes', 'get_device', 'seed_everything', 'check_images', 'check_labels', 'check_positive',
+__all__ = ['SCALES', 'DRY_ENV', 'DRY_SIZES', 'MAX_STEPS', 'KEY_WRAP_FORMAT', 'SCRYPT', 'Scale', 'dry_pick', 'paper_dry',
+           'get_scale', 'pick_sizes', 'get_device', 'seed_everything', 'check_images', 'check_labels', 'check_positive',
            'git_revision', 'atomic_write_text', 'code_revision', 'Recorder', 'read_results', 'cache_dir',
            'recorded_results', 'Run', 'setup_run', 'list_param', 'key_file_mac', 'write_key_file', 'read_key_file',
            'check_key_fingerprint']
@@ -73,7 +73,12 @@ def get_scale(scale:str|Scale='smoke', # a name in `SCALES` or a `Scale`
     elif isinstance(scale, str) and scale in SCALES: s = SCALES[scale]
     else: raise ValueError(f"scale: expected one of {list(SCALES)} or a Scale, got {scale!r}")
     if s.name == 'paper' and not s.dry and paper_dry(): s = replace(s, dry=True, **DRY_SIZES)
+    for k, v in overrides.items():
+        if k in _COUNTS and not (v is None and k in ('n_train', 'n_test')) and (isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1):
+            raise ValueError(f"{k}: expected an int >= 1, got {v!r}")
     return replace(s, **overrides) if overrides else s
+
+_COUNTS = ('n_train', 'n_test', 'n_eval', 'epochs', 'steps', 'batch_size', 'repeats')  # `Scale` fields that count something
 
 def pick_sizes(table:dict, # scale name -> dict of sizes (e.g. a module's `SIZES[domain]`)
                scale:str|Scale)->dict:
@@ -144,13 +149,19 @@ def check_positive(v, # value to check
                    name:str, # argument name used in error messages
                    integer:bool=False, # require an int
                    minimum:float=0, # exclusive lower bound (inclusive when `integer`)
+                   maximum:float|None=None, # inclusive upper bound (None: none)
                   ):
-    "`v` unchanged if it is a finite number > `minimum` (an int >= `minimum` when `integer`); else a clear error."
+    "`v` unchanged if it is a finite number > `minimum` (an int >= `minimum` when `integer`), at most `maximum`; else a clear error."
     ok_type = (int, np.integer) if integer else (int, float, np.integer, np.floating)
     if isinstance(v, bool) or not isinstance(v, ok_type): raise TypeError(f"{name}: expected {'an int' if integer else 'a number'}, got {type(v).__name__}")
     if integer and v < minimum: raise ValueError(f"{name}: expected an int >= {minimum}, got {v}")
     if not integer and (not math.isfinite(v) or v <= minimum): raise ValueError(f"{name}: expected a finite number > {minimum}, got {v}")
+    if maximum is not None and v > maximum:
+        shown = f'{v:g}' if not integer else str(v) if len(str(v)) <= 15 else f'an int of {len(str(v))} digits'
+        raise ValueError(f"{name}: expected at most {maximum:g}, got {shown}")
     return v
+
+MAX_STEPS = 10**6  # iterations any method accepts: more is a typo, not a setting
 
 # %% ../nbs/00_core.ipynb #2550ffe4
 def git_revision(path:str|Path='.')->str:

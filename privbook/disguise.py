@@ -690,6 +690,8 @@ def build_codebook(known_x, # original images of the known pairs (uint8 or float
     ax, kx = _as_array(known_x, 'known_x')
     ay, ky = _as_array(known_y, 'known_y')
     if ax.shape != ay.shape: raise ValueError(f"known_y: expected the shape of known_x {ax.shape}, got {ay.shape}")
+    if unit not in UNITS: raise ValueError(f"unit: expected one of {UNITS} pixels, got {unit!r}")
+    if ax.shape[-2] % r or ax.shape[-1] % s: raise ValueError(f"block: {r} x {s} blocks do not tile images of {ax.shape[-2]} x {ax.shape[-1]} pixels")
     if perm is None: perm = estimate_permutation(ax, ay, (r, s), 'aes', unit)
     P, L = _units(ax, kx, r, s, unit, perm)
     Cu, _ = _units(ay, ky, r, s, unit)

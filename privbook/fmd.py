@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, secrets, time
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
-from .core import check_images, check_labels, check_positive, get_device
+from .core import check_images, check_labels, check_positive, get_device, MAX_STEPS
 from . import models as pmodels
 
 # %% auto #0
@@ -63,9 +63,9 @@ def _check(model, x, y, eps, alpha, steps, lam):
     if shape is not None and tuple(x.shape[1:]) != tuple(shape):
         raise ValueError(f"x: expected images of shape {tuple(shape)} for this model, got {tuple(x.shape[1:])}")
     check_labels(y, len(x), 'y', num_classes=getattr(model, 'num_classes', None))
-    check_positive(eps, 'eps')
-    check_positive(alpha, 'alpha')
-    check_positive(steps, 'steps', integer=True, minimum=1)
+    check_positive(eps, 'eps', maximum=1)   # images are in [0, 1]: a larger budget is no budget
+    check_positive(alpha, 'alpha', maximum=1)
+    check_positive(steps, 'steps', integer=True, minimum=1, maximum=MAX_STEPS)
     if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) or not np.isfinite(lam) or lam < 0:
         raise ValueError(f"lam: expected a finite number >= 0, got {lam!r}")
 

@@ -198,7 +198,7 @@ def cloak(masknet:MaskNet|MaskNets, # the user's feature extractor Phi (or a ban
          ):
     "Cloaked images $x \\oplus \\delta$ with DSSIM <= rho and |delta| <= rho_pixel (Eq. 2.5)."
     check_positive(rho, 'rho')
-    check_positive(rho_pixel, 'rho_pixel')
+    check_positive(rho_pixel, 'rho_pixel', maximum=1)   # images are in [0, 1]
     check_positive(steps, 'steps', integer=True, minimum=1)
     if rho >= 1: raise ValueError(f"rho: expected a DSSIM budget in (0, 1), got {rho}")
     check_images(x, 'x')
@@ -332,6 +332,10 @@ def _rows(x, idx:torch.Tensor)->torch.Tensor:
     "Images `idx` of `x`: a tensor, or a `data.ImageFolderStream` that decodes only those."
     return x.take(idx)[0] if isinstance(x, pdata.ImageFolderStream) else x[idx]
 
+def _or(v, default, name):
+    "`default` when `v` is None, else `v` checked as a count >= 1 (0 is not 'the default')."
+    return default if v is None else check_positive(v, name, integer=True, minimum=1)
+
 def load_faces(dataset:str='auto', # 'auto' (olivetti, else mnist5k), 'olivetti', 'mnist5k' or 'imagefolder:PATH'
                root=None, # dataset root
                image_size:int=32, # image side
@@ -353,10 +357,10 @@ def load_faces(dataset:str='auto', # 'auto' (olivetti, else mnist5k), 'olivetti'
             return f
     if dataset == 'olivetti':
         x, y = pdata.load('olivetti', 'all', root=root, image_size=image_size).tensors
-        n_public, n_train, n_test = n_public or 15, n_train or 7, n_test or 3
+        n_public, n_train, n_test = _or(n_public, 15, 'n_public'), _or(n_train, 7, 'n_train'), _or(n_test, 3, 'n_test')
     elif dataset == 'mnist5k':
         x, y = pdata.load('mnist5k', 'all').tensors
-        n_public, n_train, n_test = n_public or 4, n_train or 7, n_test or 3
+        n_public, n_train, n_test = _or(n_public, 4, 'n_public'), _or(n_train, 7, 'n_train'), _or(n_test, 3, 'n_test')
         x, y = _per_class(x, y, max(10, n_train + n_test))
         x = F.interpolate(x, size=(image_size, image_size), mode='bilinear', antialias=True, align_corners=False).clamp(0, 1)
     elif isinstance(dataset, str) and dataset.startswith('imagefolder:'):  # streamed: only the images kept below are decoded

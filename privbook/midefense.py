@@ -12,17 +12,17 @@ from tqdm.auto import tqdm
 from . import core, data as pdata, models as pmodels
 
 # %% auto #0
-__all__ = ['TIE_MARGIN', 'LOGITS_CHUNK', 'PROB_TOL', 'POSTPROCESSORS', 'AR_HELPS', 'GATE_RHO', 'GATE_CONVERGENCE', 'SIZES',
-           'DIGITS_DATA', 'STRONG_SIZES', 'ATTACKERS', 'Classifier', 'attacker_hidden', 'defender_hidden', 'Inversion',
-           'MLPInversion', 'train_classifier', 'logits_of', 'train_inversion', 'label_modifier', 'get_noise',
-           'defend_logits', 'defend', 'reverse_sigmoid', 'gaussian_noise', 'laplace_noise', 'rounding', 'top_k',
-           'label_only', 'label_modifier_probs', 'postprocess', 'Purifier', 'train_ppf', 'VIBClassifier', 'train_mid',
-           'reconstruction_errors', 'reconstruction_mse', 'logit_distortions', 'logit_distortion', 'conf_distortions',
-           'evaluate', 'ratio_ci', 'rho_ci', 'ar_ci', 'defence_verdict', 'measure', 'concat_measures', 'summarize',
-           'record', 'show', 'class_means', 'oracle_errors', 'matched_noise', 'cached', 'setup_domain',
-           'paper_attacker', 'adaptive_attacker', 'ppf_for', 'mid_for', 'strong_attacker', 'KNNInversion',
-           'knn_attacker', 'knn_errors', 'attackers', 'reference_errors', 'gate_check', 'convergence_check',
-           'gate_table', 'record_gates', 'gated_setups', 'gate_figure']
+__all__ = ['TIE_MARGIN', 'LOGIT_MAX', 'LOGITS_CHUNK', 'PROB_TOL', 'POSTPROCESSORS', 'AR_HELPS', 'GATE_RHO', 'GATE_CONVERGENCE',
+           'SIZES', 'DIGITS_DATA', 'STRONG_SIZES', 'ATTACKERS', 'Classifier', 'attacker_hidden', 'defender_hidden',
+           'Inversion', 'MLPInversion', 'train_classifier', 'logits_of', 'train_inversion', 'label_modifier',
+           'get_noise', 'defend_logits', 'defend', 'reverse_sigmoid', 'gaussian_noise', 'laplace_noise', 'rounding',
+           'top_k', 'label_only', 'label_modifier_probs', 'postprocess', 'Purifier', 'train_ppf', 'VIBClassifier',
+           'train_mid', 'reconstruction_errors', 'reconstruction_mse', 'logit_distortions', 'logit_distortion',
+           'conf_distortions', 'evaluate', 'ratio_ci', 'rho_ci', 'ar_ci', 'defence_verdict', 'measure',
+           'concat_measures', 'summarize', 'record', 'show', 'class_means', 'oracle_errors', 'matched_noise', 'cached',
+           'setup_domain', 'paper_attacker', 'adaptive_attacker', 'ppf_for', 'mid_for', 'strong_attacker',
+           'KNNInversion', 'knn_attacker', 'knn_errors', 'attackers', 'reference_errors', 'gate_check',
+           'convergence_check', 'gate_table', 'record_gates', 'gated_setups', 'gate_figure']
 
 # %% ../nbs/50_midefense.ipynb #b0c95572
 def _blocks(image_size, name='image_size'):
@@ -229,10 +229,12 @@ def _check_p(p):
 def _check_args(steps, step_size, eps, p):
     if isinstance(steps, (int, np.integer)) and not isinstance(steps, bool) and steps == 0:
         raise ValueError("steps: expected >= 1; steps=0 would release the undefended softmax (use torch.softmax(logits, 1) for that)")
-    core.check_positive(steps, 'steps', integer=True, minimum=1)
-    core.check_positive(step_size, 'step_size')
-    core.check_positive(eps, 'eps')
+    core.check_positive(steps, 'steps', integer=True, minimum=1, maximum=core.MAX_STEPS)
+    core.check_positive(step_size, 'step_size', maximum=LOGIT_MAX)
+    core.check_positive(eps, 'eps', maximum=LOGIT_MAX)
     return _check_p(p)
+
+LOGIT_MAX = 1e6  # largest step size and budget on the logits: beyond it float64 softmax saturates to NaN
 
 def _check_logits(c, name='logits'):
     if not isinstance(c, torch.Tensor): raise TypeError(f"{name}: expected a torch.Tensor N x K, got {type(c).__name__}")

@@ -64,3 +64,22 @@ def test_nothing_silently_changed():
     "Inputs are never modified in place by the checks or by prediction."
     x0 = x.clone(); models.predict(tiny, x); core.check_images(x)
     assert torch.equal(x, x0)
+
+
+def test_numbers_that_make_no_sense_are_refused_by_name():
+    "Accepted before and meaningless: each now names its argument (reliability review, round three)."
+    import torch
+    from privbook import core, fmd, hyperobf, midefense as M, disguise
+    m = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 3))
+    x, y = torch.rand(2, 1, 4, 4), torch.tensor([0, 1])
+    u8 = torch.randint(0, 256, (4, 1, 28, 28), dtype=torch.uint8)
+    cases = [(lambda: core.get_scale('smoke', epochs=-3), 'epochs:'), (lambda: core.get_scale('smoke', n_eval=0), 'n_eval:'),
+             (lambda: fmd.protect(m, x, y, layer=1, eps=1e9), 'eps:'), (lambda: fmd.protect(m, x, y, layer=1, steps=10**400), 'steps:'),
+             (lambda: M.defend_logits(torch.randn(3, 4), M.Inversion(4, 1, 8), step_size=1e308), 'step_size:'),
+             (lambda: hyperobf.load_faces('mnist5k', n_public=0), 'n_public:'),
+             (lambda: hyperobf.cloak(hyperobf.MaskNet(in_channels=1, image_size=16), torch.rand(2, 1, 16, 16), rho_pixel=5), 'rho_pixel:'),
+             (lambda: disguise.codebook_attack(u8, u8, u8, 7, unit=3), 'unit:'), (lambda: disguise.codebook_attack(u8, u8, u8, 5), 'block:')]
+    for f, start in cases:
+        with pytest.raises((ValueError, TypeError)) as e: f()
+        assert str(e.value).startswith(start), str(e.value)
+    core.get_scale('smoke', n_train=None)   # None still means the whole split
