@@ -366,7 +366,7 @@ def load_faces(dataset:str='auto', # 'auto' (olivetti, else mnist5k), 'olivetti'
     elif isinstance(dataset, str) and dataset.startswith('imagefolder:'):  # streamed: only the images kept below are decoded
         x = pdata.load(dataset, 'all', root=root, image_size=image_size, stream=True)
         y = x.targets
-        n_public, n_train, n_test = n_public or 20, n_train or 25, n_test or 10
+        n_public, n_train, n_test = _or(n_public, 20, 'n_public'), _or(n_train, 25, 'n_train'), _or(n_test, 10, 'n_test')
     else: raise ValueError(f"dataset: expected 'auto', 'olivetti', 'mnist5k' or 'imagefolder:PATH', got {dataset!r}")
     ids = torch.unique(y)[torch.randperm(len(torch.unique(y)), generator=torch.Generator().manual_seed(seed))]
     if n_public >= len(ids) - 1: raise ValueError(f"n_public: {n_public} leaves fewer than 2 private identities of {len(ids)}")
