@@ -22,15 +22,17 @@ def _method_of(cls, classmethod_:bool=False):
     return attach
 
 # %% auto #0
-__all__ = ['METHODS', 'UNITS', 'KEY_FORMAT', 'IV_MODES', 'KEY_FORMAT_V2', 'to_float', 'DisguiseKey', 'Disguise', 'transform',
-           'inverse', 'relabel_labels', 'restore_labels', 'save_key', 'load_key', 'estimate_permutation', 'Codebook',
-           'build_codebook', 'codebook_attack', 'regression_attack', 'alexnet_small', 'train_classifier',
-           'examiner_success_rate', 'direct_reidentification', 'Examination', 'examine', 'inversion_net',
-           'inversion_attack', 'disguised_correct', 'disguised_accuracy']
+__all__ = ['METHODS', 'UNITS', 'DOWNSCALES', 'RMT_NOISE_MAX', 'KEY_FORMAT', 'IV_MODES', 'KEY_FORMAT_V2', 'to_float',
+           'DisguiseKey', 'Disguise', 'transform', 'inverse', 'relabel_labels', 'restore_labels', 'save_key',
+           'load_key', 'estimate_permutation', 'Codebook', 'build_codebook', 'codebook_attack', 'regression_attack',
+           'alexnet_small', 'train_classifier', 'examiner_success_rate', 'direct_reidentification', 'Examination',
+           'examine', 'inversion_net', 'inversion_attack', 'disguised_correct', 'disguised_accuracy']
 
 # %% ../nbs/30_disguise.ipynb #99e4447d
 METHODS = ('aes-ecb', 'aes-cbc', 'rmt-orth', 'rmt-proj')
 UNITS = (1, 2, 4, 8, 16)  # pixels per AES unit; 16 = one 16-byte AES block, < 16 = the scale-up path of Fig. 4
+DOWNSCALES = ('box', 'bilinear')  # the scale-down filter of the scale-up path: exact f x f mean, or PIL's (antialiased) bilinear
+RMT_NOISE_MAX = 255  # RMT noise u of Delta ~ U(0, u) is on the pixels' 0..255 scale
 KEY_FORMAT = 'privbook-disguise-key/3'
 
 def _block_rs(block)->tuple[int, int]:
@@ -115,6 +117,7 @@ class DisguiseKey:
     labels:np.ndarray|None = None  # (num_classes,) c = labels[y]
     iv_mode:str = 'fixed'          # AES-CBC: 'fixed' (iv above) or 'random' (one random IV per image, kept with the image)
     seeded:bool = False            # made from `seed=`: reproducible, not secret
+    downscale:str = 'box'          # scale-down filter of units < 16 pixels (`DOWNSCALES`)
 
     def __post_init__(self):
         if self.labels is None: self.labels = self.derive_labels()
@@ -126,7 +129,7 @@ class DisguiseKey:
         "Public 32-hex-digit (128-bit) name of this key: HMAC of the master secret over every setting."
         (r, s) = self.block
         return _kdf(self.master, 'fingerprint', self.method, r, s, self.unit, self.noise, self.num_classes, self.iv_mode,
-                    self.permute, self.relabel, self.seeded)[:16].hex()
+                    self.permute, self.relabel, self.seeded, *([] if self.downscale == 'box' else [self.downscale]))[:16].hex()
     def derive_labels(self)->np.ndarray:
         "The label map sigma derived from the master secret."
         K = self.num_classes
@@ -191,11 +194,30 @@ def _encrypt16(key, iv, P, decrypt=False):
     return np.concatenate([_chain(key, iv, np.concatenate([P[:, :16*(q-1)], last], 1), True), tail], 1)
 
 # %% ../nbs/30_disguise.ipynb #a9c5ae31
-def _encrypt_small(key, iv, P, unit, exact=False):
-    "Units of `unit` pixels: repeat each pixel 16/unit times, encrypt, mean over the repeats (Fig. 4)."
+def _resample_weights(n:int, f:int)->np.ndarray:
+    "n x (n f) weights of PIL's antialiased bilinear (triangle) filter that shrinks n f samples to n."
+    W = np.zeros((n, n * f))
+    for i in range(n):
+        c = (i + .5) * f
+        lo, hi = max(int(c - f + .5), 0), min(int(c + f + .5), n * f)
+        x = np.arange(lo, hi)
+        w = np.clip(1 - np.abs((x - c + .5) / f), 0, None)
+        W[i, lo:hi] = w / w.sum()
+    return W
+
+def _bilinear_down(C:np.ndarray, geom:tuple, f:int)->np.ndarray:
+    "Bilinear scale-down of the enlarged block: C is N x (L f) cipher bytes of blocks `geom` = (r, s, channels), L = r s channels."
+    r, s, ch = geom
+    X = C.reshape(-1, r, s, ch, f).transpose(0, 3, 1, 2, 4).reshape(-1, ch, r, s * f).astype(np.float64)
+    Y = X @ _resample_weights(s, f).T                                                # columns: N x ch x r x s
+    V = _resample_weights(r, f).reshape(r, r, f).sum(-1)                              # the f equal rows of a patch: weights over pixel rows
+    return np.einsum('ip,ncps->nisc', V, Y).reshape(len(C), -1).astype(np.float32)
+
+def _encrypt_small(key, iv, P, unit, exact=False, downscale='box', geom=None):
+    "Units of `unit` pixels: repeat each pixel 16/unit times, encrypt, scale down (mean over the repeats, or bilinear over blocks `geom`) (Fig. 4)."
     f = 16 // unit
     C = _encrypt16(key, iv, np.repeat(P, f, axis=1))
-    m = C.reshape(P.shape[0], P.shape[1], f).mean(-1, dtype=np.float32)
+    m = C.reshape(P.shape[0], P.shape[1], f).mean(-1, dtype=np.float32) if downscale == 'box' else _bilinear_down(C, geom, f)
     return m if exact else np.rint(m).astype(np.uint8)
 
 def _unit_codes(U:np.ndarray, unit:int)->np.ndarray:
@@ -233,7 +255,8 @@ class Disguise:
                  seed:int|None=None, # reproducible key and noise for experiments; None = CSPRNG
                  num_classes:int=10, # classes of the label map
                  shape:tuple|None=None, # (C, H, W) to make the key now; default: at the first `transform`
-                 iv:str='fixed'): # AES-CBC IVs: 'fixed' (one secret IV per block position) or 'random' (per image)
+                 iv:str='fixed', # AES-CBC IVs: 'fixed' (one secret IV per block position) or 'random' (per image)
+                 downscale:str='box'): # units < 16 pixels: scale-down filter, 'box' (exact mean) or 'bilinear' (PIL's)
         if not isinstance(method, str) or method not in METHODS: raise ValueError(f"method: expected one of {list(METHODS)}, got {method!r}")
         if not isinstance(iv, str) or iv not in IV_MODES: raise ValueError(f"iv: expected one of {list(IV_MODES)}, got {iv!r}")
         if iv == 'random' and method != 'aes-cbc': raise ValueError(f"iv: a random IV per image applies to 'aes-cbc' only, not {method!r}")
@@ -243,22 +266,26 @@ class Disguise:
         if isinstance(noise, bool) or not isinstance(noise, (int, float, np.integer, np.floating)) or not math.isfinite(noise) or noise < 0:
             raise ValueError(f"noise: expected a number >= 0, got {noise!r}")
         if method.startswith('aes') and noise > 1: raise ValueError(f"noise: for AES it is the salt-and-pepper fraction in [0,1], got {noise}")
+        if method.startswith('rmt') and noise > RMT_NOISE_MAX: raise ValueError(f"noise: for RMT it is u of U(0, u) on the 0..255 pixel scale, at most {RMT_NOISE_MAX}, got {noise}")
+        if not isinstance(downscale, str) or downscale not in DOWNSCALES: raise ValueError(f"downscale: expected one of {list(DOWNSCALES)}, got {downscale!r}")
+        if downscale != 'box' and (not method.startswith('aes') or unit == 16):
+            raise ValueError(f"downscale: only AES units smaller than 16 pixels are scaled, not {method} unit={unit}")
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, (int, np.integer))): raise TypeError(f"seed: expected an int or None, got {type(seed).__name__}")
         if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2: raise ValueError(f"num_classes: expected an int >= 2, got {num_classes!r}")
         self.unit, self.noise, self.permute, self.relabel = int(unit), float(noise), bool(permute), bool(relabel)
-        self.num_classes, self.iv = int(num_classes), iv
+        self.num_classes, self.iv, self.downscale = int(num_classes), iv, downscale
         self._noise_rng = _os_rng() if seed is None else np.random.default_rng([seed, 1])
         self._luts = {}
         if key is not None: self._set_key(key)
         else:
             master = os.urandom(32) if seed is None else hashlib.sha256(f'privbook-disguise-seed/{int(seed)}'.encode()).digest()
             self.key = DisguiseKey(method, self.block, self.unit, self.noise, self.num_classes, self.permute, self.relabel, master,
-                                   iv_mode=iv, seeded=seed is not None)
+                                   iv_mode=iv, seeded=seed is not None, downscale=downscale)
         if shape is not None: self._key_for(tuple(shape))
 
     def __repr__(self):
         return (f"Disguise(method={self.method!r}, block={self.block}, unit={self.unit}, noise={self.noise}, "
-                f"shape={self.key.shape}, fingerprint={self.fingerprint}, key=<hidden>)")
+                f"{'' if self.downscale == 'box' else f'downscale={self.downscale!r}, '}shape={self.key.shape}, fingerprint={self.fingerprint}, key=<hidden>)")
 
     @property
     def fingerprint(self)->str:
@@ -267,7 +294,7 @@ class Disguise:
 
     def _set_key(self, key):
         if not isinstance(key, DisguiseKey): raise TypeError(f"key: expected a DisguiseKey, got {type(key).__name__}")
-        for f, g in (('method', 'method'), ('block', 'block'), ('unit', 'unit'), ('iv_mode', 'iv')):
+        for f, g in (('method', 'method'), ('block', 'block'), ('unit', 'unit'), ('iv_mode', 'iv'), ('downscale', 'downscale')):
             if getattr(key, f) != getattr(self, g): raise ValueError(f"key: made for {g}={getattr(key, f)!r}, not {getattr(self, g)!r}")
         self.key, self.noise, self.num_classes, self.permute, self.relabel = key, key.noise, key.num_classes, key.permute, key.relabel
 
@@ -306,18 +333,18 @@ def _position_ivs(k, j, nonce):
     if k.method != 'aes-cbc': return None
     return k.iv[j] if nonce is None else _ecb(k.aes[j], nonce)
 
-def _aes_forward(self, B, kind, nonce=None):
-    "Byte blocks t x N x L (permuted, contiguous) -> disguised blocks (uint8, or float 0..255 for float input and unit < 16)."
+def _aes_forward(self, B, kind, nonce=None, geom=None):
+    "Byte blocks t x N x L (permuted, contiguous; blocks of `geom` = (r, s, channels)) -> disguised blocks (uint8, or float 0..255 for float input and unit < 16)."
     k, (t, N, L) = self.key, B.shape
     exact = kind == 'float' and self.unit < 16
     out = np.empty((t, N, L), np.float32 if exact else np.uint8)
     for j in range(t):
         iv = _position_ivs(k, j, nonce)
         if self.unit == 16: out[j] = _encrypt16(k.aes[j], iv, B[j])
-        elif iv is None and self.unit <= 2:  # ECB, small units: table lookup (the same numbers as _encrypt_small)
+        elif iv is None and self.unit <= 2 and self.downscale == 'box':  # ECB, small units: table lookup (the same numbers as _encrypt_small)
             codes = B[j].view('>u2') if self.unit == 2 else B[j]
             out[j] = _lut(self, j)[0 if exact else 1][codes].reshape(N, L)
-        else: out[j] = _encrypt_small(k.aes[j], iv, B[j], self.unit, exact)
+        else: out[j] = _encrypt_small(k.aes[j], iv, B[j], self.unit, exact, self.downscale, geom)
     return out
 
 def _rmt_forward(k, a, noise, g):
@@ -345,7 +372,7 @@ def transform(self:Disguise, x:torch.Tensor, # images N x C x H x W, uint8 0..25
         if k.iv_mode == 'random':  # nonces of a secret key come from the OS CSPRNG whatever `rng` is; a seeded key's are reproducible
             nonce = g.integers(0, 256, (N, 16), dtype=np.uint8) if k.seeded else np.frombuffer(os.urandom(16*N), np.uint8).reshape(N, 16)
         B = _salt_pepper(_to_blocks(_to_bytes(a, kind), r, s), self.noise, g).transpose(1, 0, 2, 3, 4)[k.perm]
-        out = _aes_forward(self, np.ascontiguousarray(B).reshape(k.t, N, r*s*C), kind, nonce).reshape(k.t, N, r, s, C)
+        out = _aes_forward(self, np.ascontiguousarray(B).reshape(k.t, N, r*s*C), kind, nonce, (r, s, C)).reshape(k.t, N, r, s, C)
         y = _from_blocks(out.transpose(1, 0, 2, 3, 4), k.shape)
         if kind == 'float' and y.dtype == np.uint8: y = y.astype(np.float32) / 255
         elif kind == 'float': y = y / np.float32(255)
@@ -394,6 +421,8 @@ def inverse(self:Disguise, y:torch.Tensor, # disguised images from `transform` w
     N, t = len(a), k.t
     Bd = _to_blocks(a, r, s)
     if self.method.startswith('aes'):
+        if self.downscale != 'box':
+            raise ValueError(f"downscale: inverse is not defined for downscale={self.downscale!r} (the filter merges neighbouring units); only for 'box'")
         if self.unit < 16 and (self.method == 'aes-cbc' or self.unit > 2):
             raise ValueError(f"unit: inverse is defined for AES-ECB with unit 1, 2 or 16 and AES-CBC with unit 16, not {self.method} unit={self.unit}")
         nonce = _check_iv(self, y, iv, N)
@@ -465,7 +494,7 @@ def save_key(self:Disguise, path:str|Path, # key file to write (mode 0600)
                       "not secret. Use seed=None (a CSPRNG key) for real data.", stacklevel=2)
     arr = lambda a, dt: None if a is None else _b64(a, dt)
     d = dict(format=KEY_FORMAT, method=k.method, block=list(k.block), unit=k.unit, noise=k.noise, num_classes=k.num_classes,
-             permute=k.permute, relabel=k.relabel, iv_mode=k.iv_mode, seeded=k.seeded, fingerprint=k.fingerprint,
+             permute=k.permute, relabel=k.relabel, iv_mode=k.iv_mode, seeded=k.seeded, downscale=k.downscale, fingerprint=k.fingerprint,
              master=base64.b64encode(k.master).decode(), shape=None if k.shape is None else list(k.shape),
              labels=_b64(k.labels, '<i8'), perm=arr(k.perm, '<i8'), aes=arr(k.aes, 'u1'), iv=arr(k.iv, 'u1'), R=arr(k.R, '<f8'),
              versions=_versions())
@@ -483,8 +512,10 @@ def _key_from_dict(d, path)->DisguiseKey:
     if not np.array_equal(np.sort(labels), np.arange(K)): raise _bad(path, f"the label map is not a permutation of {K} classes")
     iv_mode = d.get('iv_mode', 'fixed')
     if iv_mode not in IV_MODES: raise _bad(path, f"unknown iv_mode {iv_mode!r}")
+    downscale = d.get('downscale', 'box')  # files written before the filter was a setting are 'box'
+    if downscale not in DOWNSCALES: raise _bad(path, f"unknown downscale {downscale!r}")
     key = DisguiseKey(m, (r, s), int(d['unit']), float(d['noise']), K, bool(d['permute']), bool(d['relabel']), master,
-                      labels=labels, iv_mode=iv_mode, seeded=bool(d.get('seeded', False)))
+                      labels=labels, iv_mode=iv_mode, seeded=bool(d.get('seeded', False)), downscale=downscale)
     if d['shape'] is None: return key
     shape = d['shape']
     if not (isinstance(shape, list) and len(shape) == 3 and all(isinstance(v, int) and not isinstance(v, bool) and v > 0 for v in shape)):
@@ -553,7 +584,7 @@ def load_key(cls:Disguise, path:str|Path, # key file written by `save_key`
     if method is not None and d.get('method') != method: raise ValueError(f"method: the key in {path} is for {d.get('method')!r}, not {method!r}")
     try:
         key = _key_from_dict(d, path)
-        obj = cls(key.method, key.block, unit=key.unit, noise=key.noise, key=key, num_classes=key.num_classes, iv=key.iv_mode)
+        obj = cls(key.method, key.block, unit=key.unit, noise=key.noise, key=key, num_classes=key.num_classes, iv=key.iv_mode, downscale=key.downscale)
         if key.shape is not None: obj._check_shape(key.shape)
     except (KeyError, TypeError, ValueError, base64.binascii.Error) as e:
         if str(e).startswith('path:'): raise
