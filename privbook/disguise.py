@@ -24,9 +24,9 @@ def _method_of(cls, classmethod_:bool=False):
 # %% auto #0
 __all__ = ['METHODS', 'UNITS', 'DOWNSCALES', 'RMT_NOISE_MAX', 'KEY_FORMAT', 'IV_MODES', 'KEY_FORMAT_V2', 'to_float',
            'DisguiseKey', 'Disguise', 'transform', 'inverse', 'relabel_labels', 'restore_labels', 'save_key',
-           'load_key', 'estimate_permutation', 'Codebook', 'build_codebook', 'codebook_attack', 'regression_attack',
-           'alexnet_small', 'train_classifier', 'examiner_success_rate', 'direct_reidentification', 'Examination',
-           'examine', 'success_interval', 'inversion_net', 'inversion_attack', 'disguised_correct',
+           'load_key', 'estimate_permutation', 'Codebook', 'build_codebook', 'codebook_attack', 'nonblank_hit_rate',
+           'regression_attack', 'alexnet_small', 'train_classifier', 'examiner_success_rate', 'direct_reidentification',
+           'Examination', 'examine', 'success_interval', 'inversion_net', 'inversion_attack', 'disguised_correct',
            'disguised_accuracy']
 
 # %% ../nbs/30_disguise.ipynb #99e4447d
@@ -745,6 +745,7 @@ def codebook_attack(known_x, # original images of the m known pairs
                     seed:int=0, # randomness of fill='random'
                     codebook:Codebook|None=None, # a prebuilt codebook (then known_x / known_y are ignored)
                     per_image:bool=False, # return the hit rate of every attacked image (an array) instead of the mean
+                    per_unit:bool=False, # return every unit's hit (N x t x n bool, disguised positions) instead: see `nonblank_hit_rate`
                    )->tuple[torch.Tensor, float]:
     "Codebook attack on AES-ECB: (reconstructed images, same kind as target_y; hit rate in [0,1])."
     if fill not in ('random', 'zero', 'mode'): raise ValueError(f"fill: expected 'random', 'zero' or 'mode', got {fill!r}")
@@ -767,7 +768,21 @@ def codebook_attack(known_x, # original images of the m known pairs
     X[:, cb.perm] = B
     x = _from_blocks(X.reshape(N, t, r, s, cb.shape[0]), cb.shape)
     x = torch.from_numpy(x.astype(np.float32) / 255 if kt == 'float' else x)
+    if per_unit: return x, hit.reshape(N, t, n)
     return x, (hit.reshape(N, -1).mean(1) if per_image else float(hit.mean()))
+
+def nonblank_hit_rate(hits:np.ndarray, # per-unit hits of `codebook_attack(..., per_unit=True)`
+                      x, # the attacked images' originals (uint8 or float)
+                      block, unit:int, # as in the attack
+                      perm:np.ndarray, # the true block permutation (the evaluator's, to line the originals up with the positions)
+                     )->np.ndarray:
+    "Hit rate of every attacked image over the units whose original is not blank (not all zero; NaN for a blank image): the hits that carry content."
+    a, kind = _as_array(x)
+    (r, s) = _block_rs(block)
+    U, _ = _units(a, kind, r, s, unit, perm)
+    if U.shape[:3] != hits.shape: raise ValueError(f"hits: expected {U.shape[:3]} (images x positions x units) for x, got {hits.shape}")
+    keep = U.any(-1)
+    with np.errstate(invalid='ignore', divide='ignore'): return (hits & keep).sum((1, 2)) / keep.sum((1, 2))
 
 # %% ../nbs/30_disguise.ipynb #beb7721f
 def regression_attack(known_x, # originals of the m known pairs (uint8 or float)
