@@ -906,7 +906,7 @@ def success_interval(k_attacked:int, # attacked images the examiner recognises
     Wilson intervals at level 1 - (1 - level) / 2 for each (Bonferroni), lower / upper, upper / lower."""
     one = 1 - (1 - level) / 2
     a, c = metrics.proportion_ci(k_attacked, n, level=one), metrics.proportion_ci(k_clean, n, level=one)
-    return metrics.Interval(100 * min(a.est / c.est, 1.), 100 * a.lo / c.hi, 100 * min(a.hi / c.lo, 1.), n, level)
+    return metrics.Interval(100 * min(a.est / c.est, 1.), 100 * min(a.lo / c.hi, 1.), 100 * min(a.hi / c.lo, 1.), n, level)
 
 # %% ../nbs/30_disguise.ipynb #976a35aa
 def inversion_net(shape:tuple, # (C, H, W) of the images
