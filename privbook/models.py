@@ -512,7 +512,7 @@ def eigenfaces_identify(gallery:torch.Tensor, # N x C x H x W gallery images in 
     return nn_identify(f(g), gallery_labels, f(p))
 
 class FaceDescriptor:
-    "dlib's pretrained ResNet face descriptor as a black-box recognizer: images in [0,1] -> 128-d descriptors, and 1-NN identification."
+    "dlib's pretrained ResNet face descriptor as a black-box recognizer: face images in [0,1] -> 128-d descriptors, and 1-NN identification. No detection or alignment: each image is taken as already cropped to the face (like Olivetti) and the whole image is the chip, resized (small images upsampled) to 150 x 150."
     CHIP, DIM = 150, 128  # dlib's chip side (pixels) and descriptor length
 
     def __init__(self, batch_size:int=64): # chips per call of dlib
