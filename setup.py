@@ -33,7 +33,8 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 notebooks_requirements = (cfg.get('notebooks_requirements') or '').split()
 cluster_requirements = (cfg.get('cluster_requirements') or '').split()
 art_requirements = (cfg.get('art_requirements') or '').split()
-dev_requirements = (cfg.get('dev_requirements') or '').split() + notebooks_requirements + cluster_requirements + art_requirements
+faces_requirements = (cfg.get('faces_requirements') or '').split()  # dlib's pretrained face recognizer (models.FaceDescriptor)
+dev_requirements = (cfg.get('dev_requirements') or '').split() + notebooks_requirements + cluster_requirements + art_requirements + faces_requirements
 
 package_data = dict()
 pkg_data = cfg.get('package_data', None)
@@ -70,7 +71,7 @@ setuptools.setup(
     packages = setuptools.find_packages(),
     include_package_data = True,
     install_requires = requirements,
-    extras_require={ 'dev': dev_requirements, 'notebooks': notebooks_requirements, 'cluster': notebooks_requirements + cluster_requirements, 'art': art_requirements },
+    extras_require={ 'dev': dev_requirements, 'notebooks': notebooks_requirements, 'cluster': notebooks_requirements + cluster_requirements, 'art': art_requirements, 'faces': faces_requirements },
     dependency_links = cfg.get('dep_links','').split(),
     python_requires  = '>=' + cfg['min_python'],
     long_description = open('README.md', encoding='utf-8').read(),

@@ -18,8 +18,9 @@ from . import data as pdata
 
 # %% auto #0
 __all__ = ['ARCHS', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PEAK_LR', 'EPOCH_FACTOR', 'MAX_BATCH', 'RECIPE', 'ARCH_RECIPE',
-           'FINETUNE_LR_FACTOR', 'build', 'conv_layers', 'last_linear', 'fit', 'predict', 'accuracy', 'correct_by_all',
-           'pretrained_or_trained']
+           'FINETUNE_LR_FACTOR', 'FACES_EXTRA', 'build', 'conv_layers', 'last_linear', 'fit', 'predict', 'accuracy',
+           'correct_by_all', 'pretrained_or_trained', 'face_model_file', 'nn_identify', 'pixel_identify',
+           'eigenfaces_identify', 'FaceDescriptor', 'gallery_split', 'face_identification']
 
 # %% ../nbs/02_models.ipynb #3122e660
 ARCHS = ('vgg11', 'vgg16', 'vgg19', 'resnet18', 'resnet34', 'wide_resnet50_2', 'mobilenet_v2', 'densenet121', 'googlenet', 'alexnet')
@@ -452,3 +453,138 @@ def pretrained_or_trained(arch:str, # one of `ARCHS`
     if pretrained is not False: model.info.update(pretrained=str(pretrained), lr=lr, dry=s.dry)
     _save_atomic(dict(state_dict={k: v.cpu() for k, v in model.state_dict().items()}, info=model.info), path)
     return model.eval()
+
+# %% ../nbs/02_models.ipynb #a175618b
+FACES_EXTRA = "pip install 'privbook[faces]'"
+
+def face_model_file(name:str='dlib_face_recognition_resnet_model_v1.dat', # a file of face_recognition_models/models/
+                   )->Path:
+    "Path of a model file shipped in the `face_recognition_models` package, found without importing it (its `__init__` needs `pkg_resources`)."
+    import importlib.util
+    if not isinstance(name, str) or not name or Path(name).name != name: raise ValueError(f"name: expected a file name such as 'dlib_face_recognition_resnet_model_v1.dat', got {name!r}")
+    spec = importlib.util.find_spec('face_recognition_models')
+    if spec is None or not spec.submodule_search_locations:
+        raise ImportError(f"dlib's face models (package face-recognition-models, the 'faces' extra) are not installed: {FACES_EXTRA}")
+    path = Path(list(spec.submodule_search_locations)[0])/'models'/name
+    if not path.is_file(): raise FileNotFoundError(f"name: no model file {name!r} in {path.parent} (reinstall the 'faces' extra: {FACES_EXTRA})")
+    return path
+
+def nn_identify(gallery:torch.Tensor, # N x D gallery features
+                gallery_labels:torch.Tensor, # N int64 identities of the gallery
+                probes:torch.Tensor, # M x D probe features
+               )->torch.Tensor:
+    "The label of each probe's nearest gallery feature vector (1-NN, Euclidean distance)."
+    for v, name in ((gallery, 'gallery'), (probes, 'probes')):
+        if not isinstance(v, torch.Tensor) or not v.is_floating_point() or v.ndim != 2 or len(v) == 0:
+            raise ValueError(f"{name}: expected a non-empty float tensor of feature vectors (N x D), got {type(v).__name__} {tuple(getattr(v, 'shape', ()))}")
+        if not torch.isfinite(v).all(): raise ValueError(f"{name}: contains NaN or infinite values")
+    if probes.shape[1] != gallery.shape[1]: raise ValueError(f"probes: expected {gallery.shape[1]} features like the gallery, got {probes.shape[1]}")
+    check_labels(gallery_labels, len(gallery), 'gallery_labels')
+    return gallery_labels[torch.cdist(probes.double(), gallery.double()).argmin(1)]
+
+def _gallery_probes(gallery, gallery_labels, probes):
+    "Checked gallery and probe images of one size, flattened to vectors."
+    check_images(gallery, 'gallery')
+    check_images(probes, 'probes', channels=gallery.shape[1], size=gallery.shape[-2:])
+    check_labels(gallery_labels, len(gallery), 'gallery_labels')
+    return gallery.flatten(1).double(), probes.flatten(1).double()
+
+def pixel_identify(gallery:torch.Tensor, # N x C x H x W gallery images in [0,1]
+                   gallery_labels:torch.Tensor, # N int64 identities
+                   probes:torch.Tensor, # M x C x H x W probe images of the gallery's size
+                  )->torch.Tensor:
+    "Baseline: the label of each probe's nearest gallery image in pixel space (1-NN)."
+    g, p = _gallery_probes(gallery, gallery_labels, probes)
+    return nn_identify(g, gallery_labels, p)
+
+def eigenfaces_identify(gallery:torch.Tensor, # N x C x H x W gallery images in [0,1]
+                        gallery_labels:torch.Tensor, # N int64 identities
+                        probes:torch.Tensor, # M x C x H x W probe images of the gallery's size
+                        n_components:int=40, # principal components kept (at most N - 1)
+                       )->torch.Tensor:
+    "Baseline (eigenfaces): PCA fitted on the gallery images, then 1-NN in its `n_components`-d space."
+    from sklearn.decomposition import PCA
+    n_components = _int_arg(n_components, 'n_components', 1)
+    g, p = _gallery_probes(gallery, gallery_labels, probes)
+    if len(g) < 2: raise ValueError(f"gallery: eigenfaces need at least 2 gallery images, got {len(g)}")
+    pca = PCA(n_components=min(n_components, len(g) - 1), svd_solver='full').fit(g.numpy())
+    f = lambda v: torch.from_numpy(pca.transform(v.numpy()))
+    return nn_identify(f(g), gallery_labels, f(p))
+
+class FaceDescriptor:
+    "dlib's pretrained ResNet face descriptor as a black-box recognizer: face images in [0,1] -> 128-d descriptors, and 1-NN identification. No detection or alignment: each image is taken as already cropped to the face (like Olivetti) and the whole image is the chip, resized (small images upsampled) to 150 x 150."
+    CHIP, DIM = 150, 128  # dlib's chip side (pixels) and descriptor length
+
+    def __init__(self, batch_size:int=64): # chips per call of dlib
+        try: import dlib
+        except ImportError as e: raise ImportError(f"FaceDescriptor needs dlib (package dlib-bin, the 'faces' extra), which is not installed: {FACES_EXTRA}") from e
+        self.batch_size = _int_arg(batch_size, 'batch_size', 1)
+        self.net = dlib.face_recognition_model_v1(str(face_model_file()))
+
+    def chips(self, x:torch.Tensor, # N x C x H x W face images in [0,1], C = 1 (grey) or 3 (RGB), any size
+              name:str='x', # argument name for error messages
+             )->np.ndarray:
+        "dlib's input: the whole image as the chip, N x 150 x 150 x 3 uint8 RGB (resized, grey repeated over R, G, B)."
+        check_images(x, name)
+        if x.shape[1] not in (1, 3): raise ValueError(f"{name}: expected 1 (grey) or 3 (RGB) channels, got {x.shape[1]} (shape {tuple(x.shape)})")
+        c = pdata._convert(x.detach().cpu().float(), 3, self.CHIP)
+        return (c*255).round().to(torch.uint8).permute(0, 2, 3, 1).contiguous().numpy()
+
+    def describe(self, x:torch.Tensor, # N x C x H x W face images in [0,1], C = 1 or 3, any size
+                 name:str='x', # argument name for error messages
+                )->torch.Tensor:
+        "N x 128 float32 descriptors of the face images `x` (each whole image is the face chip), computed in batches."
+        check_images(x, name)
+        out = [np.asarray(self.net.compute_face_descriptor(list(self.chips(b, name))), dtype=np.float32) for b in x.split(self.batch_size)]
+        return torch.from_numpy(np.concatenate(out).reshape(len(x), self.DIM))
+
+    __call__ = describe
+
+    def _features(self, v, name):
+        if isinstance(v, torch.Tensor) and v.ndim == 2:
+            if v.shape[1] != self.DIM: raise ValueError(f"{name}: expected images (N x C x H x W) or {self.DIM}-d descriptors (N x {self.DIM}), got shape {tuple(v.shape)}")
+            return v
+        return self.describe(v, name)
+
+    def identify(self, gallery:torch.Tensor, # gallery face images (N x C x H x W in [0,1]) or their descriptors (N x 128, from `describe`)
+                 gallery_labels:torch.Tensor, # N int64 identities of the gallery
+                 probes:torch.Tensor, # probe face images or descriptors
+                )->torch.Tensor:
+        "The gallery identity of each probe: its nearest gallery face by descriptor distance (1-NN)."
+        g = self._features(gallery, 'gallery')
+        check_labels(gallery_labels, len(g), 'gallery_labels')
+        return nn_identify(g, gallery_labels, self._features(probes, 'probes'))
+
+# %% ../nbs/02_models.ipynb #96b67218
+def gallery_split(y:torch.Tensor, # N int64 identities
+                  per_person:int=3, # gallery images per identity; the others are probes
+                  seed:int=0, # seed of the choice
+                 )->tuple[torch.Tensor, torch.Tensor]:
+    "(gallery indices, probe indices): `per_person` seeded random images of each identity enrolled, the rest probes."
+    check_labels(y, len(y) if isinstance(y, torch.Tensor) else 0, 'y')
+    if len(y) == 0 or y.min() < 0: raise ValueError(f"y: expected identities >= 0 for at least one image, got {len(y)} labels")
+    per_person = _int_arg(per_person, 'per_person', 1)
+    g = torch.Generator().manual_seed(seed)
+    counts = torch.bincount(y)
+    few = [int(c) for c in torch.nonzero((counts > 0) & (counts <= per_person)).flatten()]
+    if few: raise ValueError(f"per_person: identities {few[:10]} have at most {per_person} images, none would be left as a probe")
+    gal = torch.cat([i[torch.randperm(len(i), generator=g)[:per_person]] for i in (torch.nonzero(y == c).flatten() for c in torch.unique(y))])
+    keep = torch.ones(len(y), dtype=torch.bool)
+    keep[gal] = False
+    return gal.sort().values, torch.nonzero(keep).flatten()
+
+def face_identification(x:torch.Tensor, # N x C x H x W face images in [0,1]
+                        y:torch.Tensor, # N int64 identities
+                        per_person:int=3, # gallery images per identity (`gallery_split`)
+                        seed:int=0, # seed of the split
+                        recognizer:FaceDescriptor|None=None, # default: a new `FaceDescriptor` (needs the 'faces' extra)
+                       )->pd.DataFrame:
+    "Per probe (rows, indexed by image): whether dlib, eigenfaces and pixel 1-NN identify it, on one gallery split."
+    import pandas as pd
+    check_images(x, 'x')
+    check_labels(y, len(x), 'y')
+    gal, pr = gallery_split(y, per_person, seed)
+    rec = recognizer if recognizer is not None else FaceDescriptor()
+    args = (x[gal], y[gal], x[pr])
+    pred = {'dlib': rec.identify(*args), 'eigenfaces': eigenfaces_identify(*args), 'pixel': pixel_identify(*args)}
+    return pd.DataFrame({k: (v == y[pr]).numpy() for k, v in pred.items()}, index=pr.numpy())
