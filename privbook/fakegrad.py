@@ -12,9 +12,9 @@ from .core import check_positive, check_images, check_labels
 from . import models as pmodels
 
 # %% auto #0
-__all__ = ['ATTACKS', 'fake_weights', 'Key', 'find_fc', 'protect', 'check_key', 'decrypt', 'fake_indices', 'real_indices',
-           'fake_output_mask', 'fake_output_rate', 'Decrypted', 'save_key', 'load_key', 'random_weight', 'DeepFool',
-           'SignNoise', 'make_attack', 'attack_eval', 'deepfool_eval']
+__all__ = ['FAKE_BIAS', 'ATTACKS', 'NORMS', 'fake_weights', 'fake_biases', 'Key', 'find_fc', 'protect', 'check_key', 'decrypt',
+           'fake_indices', 'real_indices', 'fake_output_mask', 'fake_output_rate', 'Decrypted', 'save_key', 'load_key',
+           'random_weight', 'DeepFool', 'SignNoise', 'make_attack', 'attack_eval', 'deepfool_eval']
 
 # %% ../nbs/40_fakegrad.ipynb #99682217
 def fake_weights(W_o:torch.Tensor, # original weights W_o (K x D) of the last fully connected layer
@@ -31,6 +31,22 @@ def fake_weights(W_o:torch.Tensor, # original weights W_o (K x D) of the last fu
         raise ValueError(f"scale: S_a = {S_a:g} makes the fake weights overflow {W_o.dtype} (largest |W_F| = {big:.3g} > "
                          f"{torch.finfo(W_o.dtype).max:.3g}); use a smaller scaling factor")
     return W_F.to(W_o.dtype)
+
+FAKE_BIAS = ('paper', 'authors')  # b_F = b_o (Algorithm 1, line 5) / the authors' code: (max b_o - |b_o|) * S_a * sign(b_o)
+
+def fake_biases(b_o:torch.Tensor, # original bias b_o (K) of the last fully connected layer
+              S_a:float=2.0, # scaling factor S_a > 1 (used by 'authors' only)
+              fake_bias:str='paper', # one of `FAKE_BIAS`: 'paper' (b_F = b_o) or 'authors' (the rule of the authors' code)
+             )->torch.Tensor:
+    "The fake bias b_F: a copy of `b_o` as the paper writes it, or the authors' code's (max b_o - |b_o|) * S_a * sign(b_o)."
+    if fake_bias not in FAKE_BIAS: raise ValueError(f"fake_bias: expected one of {FAKE_BIAS}, got {fake_bias!r}")
+    check_positive(S_a, 'scale', minimum=1)
+    if not isinstance(b_o, torch.Tensor) or b_o.ndim != 1 or not b_o.is_floating_point():
+        raise ValueError(f"b_o: expected a float bias vector of K entries, got {getattr(b_o, 'shape', type(b_o).__name__)}")
+    b = b_o.detach()
+    if fake_bias == 'paper': return b.clone()
+    b = b.double()
+    return ((b.max() - b.abs()) * float(S_a) * torch.where(b < 0, -1., 1.).to(b)).to(b_o.dtype)
 
 # %% ../nbs/40_fakegrad.ipynb #630e3e6c
 def _key_id(perm:torch.Tensor, nonce:bytes)->str:
@@ -173,8 +189,8 @@ def _set_submodule(root:nn.Module, name:str, new:nn.Module):
 
 def _key_id_tensor(key_id:str)->torch.Tensor: return torch.tensor(list(bytes.fromhex(key_id)), dtype=torch.uint8)
 
-def _deploy(model, name, fc, W_F, key, seed, how, **meta):
-    "Deep copy of `model` with `fc` replaced by the key-permuted [W_o, W_F], [b_o, b_o] layer; returns (model, key)."
+def _deploy(model, name, fc, W_F, key, seed, how, b_F=None, **meta):
+    "Deep copy of `model` with `fc` replaced by the key-permuted [W_o, W_F], [b_o, b_F] layer (b_F None: b_o); returns (model, key)."
     K = fc.out_features
     if key is not None and seed is not None: raise ValueError("seed: give a key or a seed, not both")
     if key is None: key = Key.generate(2*K, seed)
@@ -191,7 +207,7 @@ def _deploy(model, name, fc, W_F, key, seed, how, **meta):
     with torch.no_grad():
         new.weight.copy_(W_en)
         if fc.bias is not None:
-            b = torch.cat([fc.bias.detach(), fc.bias.detach()])  # [b_o, b_F], b_F = b_o
+            b = torch.cat([fc.bias.detach(), fc.bias.detach() if b_F is None else b_F.to(fc.bias)])  # [b_o, b_F]
             b_en = torch.empty_like(b)
             b_en[idx] = b
             new.bias.copy_(b_en)
@@ -223,12 +239,16 @@ def protect(model:nn.Module, # classifier ending in a fully connected layer (not
             seed:int|None=None, # seed for a reproducible key; None: CSPRNG
             layer:str|None=None, # name of the final fully connected layer; None: found by tracing
             example:torch.Tensor|None=None, # an input batch to trace with; None: a random image of `model.input_shape`
+            fake_bias:str='paper', # b_F: 'paper' (b_F = b_o, Algorithm 1) or 'authors' ((max b_o - |b_o|) * S_a * sign(b_o), their code)
            )->tuple[nn.Module, Key]:
     "Fake Gradient: (protected deep copy with a doubled, key-permuted last layer, key K)."
     check_positive(scale, 'scale', minimum=1)
+    if fake_bias not in FAKE_BIAS: raise ValueError(f"fake_bias: expected one of {FAKE_BIAS}, got {fake_bias!r}")
     x = _probe_input(_check_model(model, linear=True), example)
     name, fc = find_fc(model, layer, x)
-    pm, key = _deploy(model, name, fc, fake_weights(fc.weight.detach(), scale), key, seed, 'fake_gradient', scale=float(scale))
+    b_F = None if fc.bias is None else fake_biases(fc.bias.detach(), scale, fake_bias)
+    pm, key = _deploy(model, name, fc, fake_weights(fc.weight.detach(), scale), key, seed, 'fake_gradient', b_F,
+                      scale=float(scale), fake_bias=fake_bias)
     _check_finite(pm, x, scale)
     return pm, key
 
@@ -432,7 +452,8 @@ class DeepFool(torchattacks.attack.Attack):
         return torch.where(torch.isfinite(best).view(shape), r, torch.zeros_like(r))
 
 # %% ../nbs/40_fakegrad.ipynb #9cb6396i
-ATTACKS = ('deepfool', 'pgd', 'apgd', 'square', 'noise')
+ATTACKS = ('deepfool', 'pgd', 'apgd', 'apgd-dlr', 'square', 'noise')
+NORMS = ('Linf', 'L2')  # budgets of apgd / apgd-dlr
 
 class SignNoise(torchattacks.attack.Attack):
     "The trivial baseline: x + eps * (random signs), clipped to [0,1]."
@@ -445,20 +466,23 @@ class SignNoise(torchattacks.attack.Attack):
 
 def make_attack(name:str, # one of `ATTACKS`
                 model:nn.Module, # the model the attacker runs it on (what the attacker sees)
-                eps:float=0.3, # L_inf budget of pgd / apgd / square / noise
-                steps:int|None=None, # iterations (deepfool 50, pgd 20, apgd 20) or queries (square 1000)
+                eps:float=0.3, # budget of pgd / apgd / apgd-dlr / square / noise (L_inf, or L2 with norm='L2')
+                steps:int|None=None, # iterations (deepfool 50, pgd 20, apgd / apgd-dlr 20) or queries (square 1000)
                 seed:int=0, # seed of apgd / square's own randomness
+                norm:str='Linf', # 'Linf' or 'L2': the norm of apgd / apgd-dlr's budget (the others are L_inf)
                 **kw, # more constructor arguments, e.g. overshoot / candidates / batch of DeepFool
                )->torchattacks.attack.Attack:
     "A configured attack on `model`."
     if name not in ATTACKS: raise ValueError(f"attack: expected one of {ATTACKS}, got {name!r}")
     if name != 'deepfool': check_positive(eps, 'eps')
     if steps is not None: check_positive(steps, 'steps', integer=True, minimum=1)
+    if norm not in NORMS: raise ValueError(f"norm: expected one of {NORMS}, got {norm!r}")
+    if norm != 'Linf' and not name.startswith('apgd'): raise ValueError(f"norm: {name!r} takes an L_inf budget only; norm='L2' needs 'apgd' or 'apgd-dlr'")
     if name == 'deepfool': return DeepFool(model, steps=steps or 50, **kw)
     if name == 'pgd':
         s = steps or 20
         return torchattacks.PGD(model, eps=eps, alpha=2.5 * eps / s, steps=s, random_start=True)
-    if name == 'apgd': return torchattacks.APGD(model, norm='Linf', eps=eps, steps=steps or 20, n_restarts=1, loss='ce', seed=seed)
+    if name.startswith('apgd'): return torchattacks.APGD(model, norm=norm, eps=eps, steps=steps or 20, n_restarts=1, loss='dlr' if name == 'apgd-dlr' else 'ce', seed=seed)
     if name == 'square': return torchattacks.Square(model, norm='Linf', eps=eps, n_queries=steps or 1000, n_restarts=1, p_init=0.8, loss='margin', seed=seed)
     return SignNoise(model, eps)
 
@@ -468,7 +492,7 @@ def attack_eval(attacked:nn.Module, # the model the attacker attacks (the deploy
                 y:torch.Tensor, # true labels
                 attack:str='deepfool', # one of `ATTACKS`
                 seed:int=0, # seed of the attack's randomness (the global RNG is left as it was)
-                **kw, # `make_attack` arguments: eps, steps, overshoot, candidates, batch
+                **kw, # `make_attack` arguments: eps, steps, norm, overshoot, candidates, batch
                )->dict:
     "Per image: `success` (user still predicts y), `fooled` (attacked argmax changed), `l2`, `linf`, `pred`, `x_adv`."
     check_images(x)

@@ -339,12 +339,16 @@ def gate(rec, # a `core.Recorder`
          ci:Interval, # our interval for the gated quantity
          op:str, # '>' / '<' / '~' / '=' as in `verdict`: the gate passes when the verdict is 'reproduced'
          than:float=0., tol:float=0., # the gate's threshold and band
+         enforce:bool=True, # stop (`competence_gate`) when it fails; False: record and report only (the caller sets the numbers aside)
          **params)->bool:
-    "Record a 'gate' row (interval, comparison, `passed`), then enforce it with `competence_gate`; returns `passed`."
+    "Record a 'gate' row (interval, comparison, `passed`), then enforce it with `competence_gate` (or only report it); returns `passed`."
     _check_what(what)
+    if not isinstance(enforce, bool): raise TypeError(f"enforce: expected a bool, got {type(enforce).__name__}")
     passed = verdict(ci, op, than, tol) == VERDICTS[0]
-    rec.log('gate', ci.est, what=what, op=op, than=than, tol=tol, passed=passed, **ci.params(), **params)
-    competence_gate(passed, f'{what}: ours {ci} (n={ci.n}), gate {op} {than:g}')
+    rec.log('gate', ci.est, what=what, op=op, than=than, tol=tol, passed=passed, enforced=enforce, **ci.params(), **params)
+    line = f'{what}: ours {ci} (n={ci.n}), gate {op} {than:g}'
+    if enforce: competence_gate(passed, line)
+    else: print(f"gate {'passed' if passed else 'FAILED (the numbers that depend on it are set aside)'}: {line}")
     return passed
 
 def _field(r, k):

@@ -112,7 +112,7 @@ def test_deepfool_memory_bounded_chunks(trained):
     assert (models.predict(net, c).argmax(1) != lab).all()   # fewer candidates still crosses, by another route
 
 
-@pytest.mark.parametrize('attack', ['pgd', 'apgd', 'square', 'noise'])
+@pytest.mark.parametrize('attack', ['pgd', 'apgd', 'apgd-dlr', 'square', 'noise'])
 def test_attack_eval_runs_and_respects_budget(trained, attack):
     net, xt, yt = trained
     pm, key = fakegrad.protect(net, seed=0)
@@ -267,3 +267,54 @@ def test_wrong_key_is_refused(tmp_path, resnet, x):
     (tmp_path/'v1.json').write_text(json.dumps(doc)); (tmp_path/'v1.json').chmod(0o600)
     for kw in ({}, dict(model=pm)):
         with pytest.raises(ValueError, match='^path:.*version 1'): fakegrad.load_key(tmp_path/'v1.json', **kw)
+
+
+def test_authors_fake_bias(resnet, x):
+    # the authors' code: b_F = (max b_o - |b_o|) * S_a * sign(b_o), sign(0) = +1; the paper: b_F = b_o; W_F the same in both
+    b_o = resnet.net.fc.bias.detach()
+    pa, ka = fakegrad.protect(resnet, scale=20.0, seed=0, fake_bias='authors')
+    pp, kp = fakegrad.protect(resnet, scale=20.0, seed=0)
+    sign = torch.where(b_o < 0, -1.0, 1.0)
+    assert torch.allclose(pa.net.fc.bias.detach()[fakegrad.fake_indices(ka)], (b_o.max() - b_o.abs()) * 20.0 * sign)
+    assert torch.equal(pp.net.fc.bias.detach()[fakegrad.fake_indices(kp)], b_o)
+    assert torch.equal(pa.net.fc.weight, pp.net.fc.weight)
+    assert pa.fakegrad['fake_bias'] == 'authors' and pp.fakegrad['fake_bias'] == 'paper'
+    with torch.no_grad(): assert (fakegrad.decrypt(pa(x), ka) - resnet(x)).abs().max().item() <= 1e-5
+    with pytest.raises(ValueError, match='^fake_bias'): fakegrad.protect(resnet, fake_bias='b_o')
+
+
+def test_deepfool_exact_on_a_linear_model():
+    # on an affine classifier DeepFool's first step lands on the closest decision boundary: its L2 is the exact minimal
+    # distance min_k |f_k - f_l| / ||w_k - w_l|| (times 1 + overshoot); a step that is too long or too short fails here
+    torch.manual_seed(0)
+    lin = nn.Sequential(nn.Flatten(), nn.Linear(28 * 28, 10))
+    x = 0.4 + 0.2 * torch.rand(16, 1, 28, 28)
+    with torch.no_grad(): f = lin(x)
+    lab = f.argmax(1)
+    W = lin[1].weight.detach()
+    d = torch.stack([min((f[i, k] - f[i, lab[i]]).abs() / (W[k] - W[lab[i]]).norm() for k in range(10) if k != lab[i]) for i in range(len(x))])
+    atk = fakegrad.DeepFool(lin, steps=50, overshoot=0.02, candidates=10, clip=False)
+    adv = atk(x, lab)
+    l2 = (adv - x).flatten(1).norm(dim=1)
+    assert (atk.n_steps == 1).all() and (lin(adv).argmax(1) != lab).all()
+    assert torch.allclose(l2, 1.02 * (d + 1e-4), rtol=1e-3, atol=1e-5)
+
+
+def test_deepfool_l2_close_to_torchattacks(trained):
+    # the same images, the same model: our DeepFool's mean L2 is within a factor 1.5 of torchattacks' (both minimal-L2 attacks)
+    import torchattacks
+    net, xt, yt = trained
+    ok = (models.predict(net, xt).argmax(1) == yt).nonzero().flatten()[:16]
+    x, y = xt[ok], yt[ok]
+    ours = (fakegrad.DeepFool(net, steps=50)(x, y) - x).flatten(1).norm(dim=1).mean()
+    theirs = (torchattacks.DeepFool(net, steps=50, overshoot=0.02)(x, y) - x).flatten(1).norm(dim=1).mean()
+    assert 1 / 1.5 < ours / theirs < 1.5
+
+
+def test_l2_budget_and_norm_checks(trained):
+    net, xt, yt = trained
+    pm, key = fakegrad.protect(net, scale=20.0, seed=0, fake_bias='authors')
+    r = fakegrad.attack_eval(pm, fakegrad.Decrypted(pm, key), xt[:4], yt[:4], 'apgd-dlr', eps=1.0, steps=5, norm='L2')
+    assert r['l2'].max() <= 1.0 + 1e-4 and r['x_adv'].min() >= 0 and r['x_adv'].max() <= 1
+    with pytest.raises(ValueError, match='^norm'): fakegrad.make_attack('pgd', pm, eps=1.0, norm='L2')
+    with pytest.raises(ValueError, match='^norm'): fakegrad.make_attack('apgd', pm, eps=1.0, norm='L1')

@@ -101,8 +101,8 @@ LIST_PARAMS = {  # the list parameters of the experiment notebooks (defaults Non
     '14_fmd_crosstask': ['archs'],
     '31_disguise_utility': ['datasets', 'aes_blocks', 'rmt_noises', 'rmt_blocks'],
     '32_disguise_attacks': ['datasets', 'known_pairs', 'sp_noises', 'util_noises', 'inv_pairs'],
-    '41_fakegrad_table1': ['archs', 'datasets'],
-    '42_fakegrad_scaling': ['scales', 'archs'],
+    '41_fakegrad_table1': ['archs', 'datasets', 'S_a_ablation', 'l2_eps'],
+    '42_fakegrad_scaling': ['scales', 'archs', 'fake_biases'],
     '43_fakegrad_adaptive': ['archs'],
 }
 

@@ -215,6 +215,14 @@ def test_gate_records_every_outcome(rec, tmp_path):
     with pytest.raises(metrics.CompetenceGateError): metrics.competence_gate(False, 'still works')
 
 
+def test_gate_not_enforced_records_and_returns(rec, tmp_path):
+    "A gate on a protected deployment: recorded and returned, the run goes on (the caller sets the numbers aside)."
+    assert metrics.gate(rec, 'PGD moves the deployed argmax', metrics.proportion_ci(13, 100), '>', 0.9, enforce=False, arch='cnn') is False
+    g = read_results(tmp_path).query("metric == 'gate'")
+    assert g.passed.tolist() == [False] and g.enforced.tolist() == [False]
+    with pytest.raises(TypeError, match='^enforce'): metrics.gate(rec, 'x', metrics.proportion_ci(1, 2), '>', enforce='no')
+
+
 def test_nothing_recorded_on_bad_input(rec, tmp_path):
     ci = Interval(0.1, 0.0, 0.2, 10)
     for f, exc, msg in [(lambda: metrics.claim(rec, 'x', ci, '>='), ValueError, 'claim:'),
