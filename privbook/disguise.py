@@ -955,27 +955,34 @@ def frequency_attack(public_x, # public images of the same domain, unpaired (uin
                      block, # block size the attacker knows
                      unit:int=2, # AES unit in pixels
                      perm=None, # block permutation if known; None: `frequency_permutation`
-                     top:int|None=None, # map only the `top` most frequent units per position (None: every rank)
+                     top:int|None=5, # map only the `top` most frequent units per position (None: every rank)
+                     fill:str='mean', # other units: 'mean' (mean public unit among the unmapped ones there) or 'mode'
                     )->tuple[torch.Tensor, float]:
     "Frequency analysis of ECB units without pairs: (reconstructed images, same kind as disguised_y; fraction of units mapped)."
     (r, s), P, Cu, L, shape = _pub_dis(public_x, disguised_y, block, unit)
     if top is not None: check_positive(top, 'top', integer=True, minimum=1)
+    if fill not in ('mean', 'mode'): raise ValueError(f"fill: expected 'mean' or 'mode', got {fill!r}")
     perm = frequency_permutation(public_x, disguised_y, (r, s), unit) if perm is None else _check_perm(perm, Cu.shape[1])
     P = P[:, perm]                                    # public units of original block perm[j] at position j
     N, t, n, u = Cu.shape
-    keys, plain = [], []
+    keys, plain, rest = [], [], np.empty((t, n, u), np.uint8)
     for j in range(t):
         pu, cu = P[:, j].reshape(-1, u), Cu[:, j].reshape(-1, u)
-        ip, ic = _rank_table(_unit_keys(pu))[0], _rank_table(_unit_keys(cu))[0]
+        pk = _unit_keys(pu)
+        ip, ic = _rank_table(pk)[0], _rank_table(_unit_keys(cu))[0]
         k = min(len(ip), len(ic), top or len(ic))
         for i in range(n):                            # one AES key per position: the same map in each of its units
             keys.append(_unit_keys(cu[ic[:k]], np.full(k, j*n + i)))
             plain.append(pu[ip[:k]])
+        w = ~np.isin(pk, pk[ip[:k]]).reshape(-1, n, 1)   # public units left unmapped, per unit of the block
+        rest[j] = np.rint((P[:, j] * w).sum(0) / np.maximum(w.sum(0), 1))
     keys, plain = np.concatenate(keys), np.concatenate(plain)
     o = np.argsort(keys)
-    pos = np.broadcast_to(np.arange(t*n).reshape(1, t, n), (len(P), t, n)).reshape(-1)
-    _, midx = _most_frequent(pos.astype(np.uint64), _unit_keys(P.reshape(-1, u)))   # most common public unit per position
-    cb = Codebook(keys[o], plain[o], P.reshape(-1, u)[midx].reshape(t, n, u), (r, s), unit, shape, perm, L)
+    if fill == 'mode':
+        pos = np.broadcast_to(np.arange(t*n).reshape(1, t, n), (len(P), t, n)).reshape(-1)
+        _, midx = _most_frequent(pos.astype(np.uint64), _unit_keys(P.reshape(-1, u)))   # most common public unit per position
+        rest = P.reshape(-1, u)[midx].reshape(t, n, u)
+    cb = Codebook(keys[o], plain[o], rest, (r, s), unit, shape, perm, L)
     return codebook_attack(None, None, disguised_y, (r, s), unit, codebook=cb, fill='mode')
 
 # %% ../nbs/30_disguise.ipynb #dae850a6

@@ -27,11 +27,24 @@ def test_frequency_attack_beats_the_public_mean(digits, ecb2):
     pub, own = digits
     d, y = ecb2
     xr, mapped = frequency_attack(u8(pub), y, 4, unit=2, perm=d.key.perm)
-    assert xr.dtype == torch.uint8 and xr.shape == own.shape and mapped > .9
+    assert xr.dtype == torch.uint8 and xr.shape == own.shape and .5 < mapped < 1   # the top 5 ranks cover most units
     base = mean_guess(pub, len(own))
-    assert mse(xr, own) < .85 * mse(base, own)
+    assert mse(xr, own) < .6 * mse(base, own)
     lk, lk0 = linkage(xr, own, candidates=10), linkage(base, own, candidates=10)
     assert lk.rate.lo > .8 > .3 > lk0.rate.hi          # identifies the client's images; the mean image is at chance (0.1)
+
+def test_frequency_attack_16px_units_blank_code(digits):
+    "16-pixel units: only the blank code repeats, and blank-or-not alone draws the digit's silhouette."
+    pub, own = digits
+    d = Disguise('aes-ecb', 4, unit=16, seed=0)
+    y = d.transform(u8(own))
+    xr, _ = frequency_attack(u8(pub), y, 4, unit=16, perm=d.key.perm, top=1)
+    blank = (u8(own) == 0).reshape(len(own), 7, 4, 7, 4).all(4).all(2)     # blocks blank in the original
+    blank_r = (xr == 0).reshape(len(own), 7, 4, 7, 4).all(4).all(2)
+    assert (blank == blank_r).float().mean() > .99                         # the blank code is recovered exactly
+    base = mean_guess(pub, len(own))
+    assert mse(xr, own) < mse(base, own)
+    assert linkage(xr, own, candidates=10).rate.lo > .3 > linkage(base, own, candidates=10).rate.hi
 
 def test_frequency_attack_keeps_float_input_float(digits, ecb2):
     pub, own = digits
@@ -93,6 +106,7 @@ def test_bad_input(digits, ecb2):
     d, y = ecb2
     with pytest.raises(ValueError, match='unit:'): frequency_attack(u8(pub), y, 4, unit=3)
     with pytest.raises(ValueError, match='perm:'): frequency_attack(u8(pub), y, 4, perm=[0, 1])
+    with pytest.raises(ValueError, match='fill:'): frequency_attack(u8(pub), y, 4, fill='zero')
     with pytest.raises(ValueError, match='disguised_y:'): frequency_attack(u8(pub)[..., :20], y, 4)
     with pytest.raises(ValueError, match='block:'): alignment_attack(pub, own, 5)
     with pytest.raises(ValueError, match='match:'): alignment_attack(pub, own, 7, match='kurtosis')
