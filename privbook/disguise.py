@@ -26,7 +26,8 @@ __all__ = ['METHODS', 'UNITS', 'DOWNSCALES', 'RMT_NOISE_MAX', 'KEY_FORMAT', 'IV_
            'DisguiseKey', 'Disguise', 'transform', 'inverse', 'relabel_labels', 'restore_labels', 'save_key',
            'load_key', 'estimate_permutation', 'Codebook', 'build_codebook', 'codebook_attack', 'nonblank_hit_rate',
            'regression_attack', 'alexnet_small', 'train_classifier', 'examiner_success_rate', 'direct_reidentification',
-           'Examination', 'examine', 'success_interval', 'inversion_net', 'inversion_attack', 'disguised_correct',
+           'Examination', 'examine', 'success_interval', 'inversion_net', 'inversion_attack', 'frequency_permutation',
+           'frequency_attack', 'alignment_permutation', 'alignment_attack', 'Linkage', 'linkage', 'disguised_correct',
            'disguised_accuracy']
 
 # %% ../nbs/30_disguise.ipynb #99e4447d
@@ -944,6 +945,208 @@ def inversion_attack(known_x, # originals of the m known pairs (uint8 or float)
         sched.step()
     net.eval()
     with torch.no_grad(): return torch.cat([net(b.to(dev)).cpu() for b in yt.split(512)])
+
+# %% ../nbs/30_disguise.ipynb #c7ab1c75
+def _rank_table(K:np.ndarray)->tuple[np.ndarray, np.ndarray]:
+    "(index of one occurrence of each distinct 64-bit key, its count), most frequent first (ties by key)."
+    u, first, cnt = np.unique(K, return_index=True, return_counts=True)
+    o = np.lexsort((u, -cnt))
+    return first[o], cnt[o]
+
+def _freq_profile(U:np.ndarray, top:int)->np.ndarray:
+    "The `top` largest relative frequencies of the units U (M x u), zero-padded: unchanged by a substitution."
+    _, cnt = _rank_table(_unit_keys(U))
+    p = np.zeros(top)
+    p[:min(top, len(cnt))] = cnt[:top] / len(U)
+    return p
+
+def _blank_indicator(U:np.ndarray)->np.ndarray:
+    "N x t: 1 where every unit of the block is its position's most frequent unit (the blank block, in MNIST)."
+    N, t, n, u = U.shape
+    Z = np.empty((N, t))
+    for j in range(t):
+        k = _unit_keys(U[:, j].reshape(-1, u))
+        Z[:, j] = (k == k[_rank_table(k)[0][0]]).reshape(N, n).all(1)
+    return Z
+
+def _check_perm(perm, t:int)->np.ndarray:
+    "`perm` as an int64 array, checked to be a permutation of the t block positions."
+    p = np.asarray(perm)
+    if p.shape != (t,) or not np.issubdtype(p.dtype, np.integer) or not np.array_equal(np.sort(p), np.arange(t)):
+        raise ValueError(f"perm: expected a permutation of the {t} block positions, got {p.dtype} {p.shape}")
+    return p.astype(np.int64)
+
+def _pub_dis(public_x, disguised_y, block, unit):
+    "Checked inputs: (r, s), public units, disguised units (N x t x n x u), block bytes L, image shape (C, H, W)."
+    (r, s) = _block_rs(block)
+    if isinstance(unit, bool) or unit not in UNITS: raise ValueError(f"unit: expected one of {UNITS} pixels, got {unit!r}")
+    ax, kx = _as_array(public_x, 'public_x')
+    ay, ky = _as_array(disguised_y, 'disguised_y')
+    if ax.shape[1:] != ay.shape[1:]: raise ValueError(f"disguised_y: expected images of shape {ax.shape[1:]} like public_x, got {ay.shape[1:]}")
+    if ax.shape[-2] % r or ax.shape[-1] % s: raise ValueError(f"block: {r} x {s} blocks do not tile images of {ax.shape[-2]} x {ax.shape[-1]} pixels")
+    P, L = _units(ax, kx, r, s, unit)
+    return (r, s), P, _units(ay, ky, r, s, unit)[0], L, ax.shape[1:]
+
+def frequency_permutation(public_x, # public images of the same domain, unpaired (uint8 or float)
+                          disguised_y, # the disguised images (AES-ECB)
+                          block, # block size the attacker knows
+                          unit:int=16, # AES unit in pixels
+                          top:int=8, # frequencies compared per position
+                          refine:bool=True, # refine with the co-occurrence of blank blocks (quadratic assignment)
+                         )->np.ndarray:
+    "The block permutation estimated without pairs: `perm[j]` = original block at disguised position j."
+    from scipy.optimize import linear_sum_assignment, quadratic_assignment
+    _, P, Cu, _, _ = _pub_dis(public_x, disguised_y, block, unit)
+    t, u = P.shape[1], P.shape[-1]
+    fp = np.stack([_freq_profile(P[:, p].reshape(-1, u), top) for p in range(t)])
+    fc = np.stack([_freq_profile(Cu[:, j].reshape(-1, u), top) for j in range(t)])
+    _, perm = linear_sum_assignment(np.abs(fc[:, None] - fp[None]).sum(-1))
+    if not refine: return perm
+    Zx, Zy = _blank_indicator(P), _blank_indicator(Cu)
+    P0 = np.eye(t)[perm]
+    res = quadratic_assignment(Zy.T @ Zy / len(Zy), Zx.T @ Zx / len(Zx), method='faq', options=dict(P0=P0, maximize=True))
+    return np.asarray(res.col_ind, np.int64)
+
+def frequency_attack(public_x, # public images of the same domain, unpaired (uint8 or float)
+                     disguised_y, # the disguised images to reconstruct (AES-ECB)
+                     block, # block size the attacker knows
+                     unit:int=2, # AES unit in pixels
+                     perm=None, # block permutation if known; None: `frequency_permutation`
+                     top:int|None=5, # map only the `top` most frequent units per position (None: every rank)
+                     fill:str='mean', # other units: 'mean' (mean public unit among the unmapped ones there) or 'mode'
+                    )->tuple[torch.Tensor, float]:
+    "Frequency analysis of ECB units without pairs: (reconstructed images, same kind as disguised_y; fraction of units mapped)."
+    (r, s), P, Cu, L, shape = _pub_dis(public_x, disguised_y, block, unit)
+    if top is not None: check_positive(top, 'top', integer=True, minimum=1)
+    if fill not in ('mean', 'mode'): raise ValueError(f"fill: expected 'mean' or 'mode', got {fill!r}")
+    perm = frequency_permutation(public_x, disguised_y, (r, s), unit) if perm is None else _check_perm(perm, Cu.shape[1])
+    P = P[:, perm]                                    # public units of original block perm[j] at position j
+    N, t, n, u = Cu.shape
+    keys, plain, rest = [], [], np.empty((t, n, u), np.uint8)
+    for j in range(t):
+        pu, cu = P[:, j].reshape(-1, u), Cu[:, j].reshape(-1, u)
+        pk = _unit_keys(pu)
+        ip, ic = _rank_table(pk)[0], _rank_table(_unit_keys(cu))[0]
+        k = min(len(ip), len(ic), top or len(ic))
+        for i in range(n):                            # one AES key per position: the same map in each of its units
+            keys.append(_unit_keys(cu[ic[:k]], np.full(k, j*n + i)))
+            plain.append(pu[ip[:k]])
+        w = ~np.isin(pk, pk[ip[:k]]).reshape(-1, n, 1)   # public units left unmapped, per unit of the block
+        rest[j] = np.rint((P[:, j] * w).sum(0) / np.maximum(w.sum(0), 1))
+    keys, plain = np.concatenate(keys), np.concatenate(plain)
+    o = np.argsort(keys)
+    if fill == 'mode':
+        pos = np.broadcast_to(np.arange(t*n).reshape(1, t, n), (len(P), t, n)).reshape(-1)
+        _, midx = _most_frequent(pos.astype(np.uint64), _unit_keys(P.reshape(-1, u)))   # most common public unit per position
+        rest = P.reshape(-1, u)[midx].reshape(t, n, u)
+    cb = Codebook(keys[o], plain[o], rest, (r, s), unit, shape, perm, L)
+    return codebook_attack(None, None, disguised_y, (r, s), unit, codebook=cb, fill='mode')
+
+# %% ../nbs/30_disguise.ipynb #dae850a6
+def _float_rows(a, name, r, s):
+    "Blocks of uint8 / float images as t x rows x s float64 rows (`_block_rows`)."
+    a, k = _as_array(a, name)
+    if a.shape[-2] % r or a.shape[-1] % s: raise ValueError(f"block: {r} x {s} blocks do not tile images of {a.shape[-2]} x {a.shape[-1]} pixels")
+    return _block_rows(a.astype(np.float32) / 255 if k == 'uint8' else a, r, s), a.shape
+
+def _rank(R:np.ndarray, tol:float=1e-4)->int:
+    "Numerical rank of the covariance of the rows R (0 for constant rows)."
+    ev = np.linalg.eigvalsh(np.cov(R, rowvar=False).reshape(R.shape[1], R.shape[1]))
+    return 0 if ev.max() < 1e-10 else int((ev > tol * ev.max()).sum())
+
+def _ica(R:np.ndarray, k:int, seed:int):
+    "FastICA with k unit-variance components fitted to the rows R."
+    from sklearn.decomposition import FastICA
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')    # convergence warnings on near-Gaussian rows: the matching below copes
+        return FastICA(k, whiten='unit-variance', random_state=seed, max_iter=1000, tol=1e-4).fit(R)
+
+def _spectrum(R:np.ndarray)->np.ndarray:
+    "Sorted covariance eigenvalues of the rows R as fractions of their sum, then the total variance."
+    ev = np.sort(np.clip(np.linalg.eigvalsh(np.cov(R, rowvar=False).reshape(R.shape[1], R.shape[1])), 0, None))[::-1]
+    return np.r_[ev / max(ev.sum(), 1e-12), ev.sum()]
+
+def alignment_permutation(public_x, # public images of the same domain, unpaired (uint8 or float)
+                          disguised_y, # the RMT-disguised images
+                          block, # block size the attacker knows
+                         )->np.ndarray:
+    "The block permutation estimated without pairs from row-covariance spectra: `perm[j]` = original block at position j."
+    from scipy.optimize import linear_sum_assignment
+    (r, s) = _block_rs(block)
+    (X, _), (Y, _) = _float_rows(public_x, 'public_x', r, s), _float_rows(disguised_y, 'disguised_y', r, s)
+    vx, vy = np.stack([_spectrum(b) for b in X]), np.stack([_spectrum(b) for b in Y])
+    return linear_sum_assignment(np.abs(vy[:, None] - vx[None]).sum(-1))[1].astype(np.int64)
+
+def alignment_attack(public_x, # public images of the same domain, unpaired (uint8 or float)
+                     disguised_y, # the RMT-disguised images to reconstruct
+                     block, # block size the attacker knows
+                     perm=None, # block permutation if known; None: `alignment_permutation`
+                     seed:int=0, # FastICA's initialisation and the row subsample
+                     max_rows:int=20000, # public rows used per position at most
+                     match:str='moments', # 'moments' (kurtosis and skewness) or 'none' (components left in ICA's order: a control)
+                    )->torch.Tensor:
+    "Invert RMT per block position from public statistics only (PCA whitening + FastICA on both sides): float images in [0,1]."
+    from scipy.optimize import linear_sum_assignment
+    from scipy.stats import skew, kurtosis
+    if match not in ('moments', 'none'): raise ValueError(f"match: expected 'moments' or 'none', got {match!r}")
+    check_positive(max_rows, 'max_rows', integer=True, minimum=2)
+    (r, s) = _block_rs(block)
+    (X, sx_), (Y, sy_) = _float_rows(public_x, 'public_x', r, s), _float_rows(disguised_y, 'disguised_y', r, s)
+    if sx_[1:] != sy_[1:]: raise ValueError(f"disguised_y: expected images of shape {sx_[1:]} like public_x, got {sy_[1:]}")
+    t = X.shape[0]
+    perm = alignment_permutation(public_x, disguised_y, (r, s)) if perm is None else _check_perm(perm, t)
+    g, out = np.random.default_rng(seed), np.empty_like(Y)
+    for j in range(t):
+        Xp = X[perm[j]]
+        if len(Xp) > max_rows: Xp = Xp[g.choice(len(Xp), max_rows, replace=False)]
+        k = min(_rank(Xp), _rank(Y[j]))
+        if k == 0: out[j] = Xp.mean(0); continue           # constant rows (blank border): the public mean
+        ix, iy = _ica(Xp, k, seed), _ica(Y[j], k, seed)
+        Sx, Sy = ix.transform(Xp), iy.transform(Y[j])
+        (gx, kx), (gy, ky) = (skew(Sx), kurtosis(Sx)), (skew(Sy), kurtosis(Sy))
+        if match == 'moments':
+            rows, cols = linear_sum_assignment(np.abs(kx[:, None] - ky[None]) + np.abs(np.abs(gx)[:, None] - np.abs(gy)[None]))
+        else: rows, cols = np.arange(k), np.arange(k)
+        sign = np.where(gx[rows] * gy[cols] < 0, -1., 1.)
+        out[j] = (Sy[:, cols] * sign) @ ix.mixing_[:, rows].T + ix.mean_
+    (N, C, H, W) = sy_
+    B = out.reshape(t, N, C, r, s).transpose(1, 0, 3, 4, 2)
+    Bo = np.empty_like(B)
+    Bo[:, perm] = B
+    return torch.from_numpy(np.clip(_from_blocks(Bo, (C, H, W)), 0, 1).astype(np.float32))
+
+# %% ../nbs/30_disguise.ipynb #49a31544
+@dataclass
+class Linkage:
+    "How often a reconstruction picks out its own original among candidates."
+    rate:metrics.Interval  # top-1 linkage rate (in [0,1]) with its Wilson interval
+    mean_rank:float        # mean rank of the true original (1 = closest)
+    ranks:np.ndarray       # per reconstruction: rank of its true original
+    candidates:int         # candidates per reconstruction, the true one included
+    @property
+    def chance(self)->float: return 1 / self.candidates
+    def __str__(self): return f'top-1 linkage {self.rate} (chance {self.chance:.3g}), mean rank {self.mean_rank:.1f} of {self.candidates}'
+
+def linkage(reconstructed, # reconstructions, one per original (uint8 or float)
+            originals, # the true originals, same shape and order
+            candidates:int|None=None, # candidates per reconstruction, the true one included (None: every original)
+            metric:str='mse', # 'mse' or 'ssim' (`privbook.metrics`)
+            seed:int=0, # draw of the other candidates
+           )->Linkage:
+    "Rank each reconstruction's true original among candidates: top-1 linkage rate (with interval) and mean rank."
+    xr, xo = to_float(reconstructed), to_float(originals)
+    if xr.shape != xo.shape: raise ValueError(f"reconstructed: expected the shape of originals {tuple(xo.shape)}, got {tuple(xr.shape)}")
+    if metric not in ('mse', 'ssim'): raise ValueError(f"metric: expected 'mse' or 'ssim', got {metric!r}")
+    N = len(xo)
+    k = N if candidates is None else int(check_positive(candidates, 'candidates', integer=True, minimum=2, maximum=N))
+    g, ranks = np.random.default_rng(seed), np.empty(N, np.int64)
+    for i in range(N):
+        others = np.delete(np.arange(N), i)
+        c = np.r_[i, g.choice(others, k - 1, replace=False) if k < N else others]
+        a = xr[i:i+1].expand(len(c), *xr.shape[1:])
+        d = (metrics.mse(a, xo[c]) if metric == 'mse' else -metrics.ssim(a, xo[c])).numpy()
+        ranks[i] = 1 + int((d[1:] <= d[0]).sum())
+    return Linkage(metrics.proportion_ci(ranks == 1), float(ranks.mean()), ranks, k)
 
 # %% ../nbs/30_disguise.ipynb #119a30c1
 def disguised_correct(d:Disguise, # the disguise (its key is made at the first transform)
