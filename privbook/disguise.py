@@ -1004,7 +1004,7 @@ def frequency_permutation(public_x, # public images of the same domain, unpaired
     if not refine: return perm
     Zx, Zy = _blank_indicator(P), _blank_indicator(Cu)
     P0 = np.eye(t)[perm]
-    res = quadratic_assignment(Zy.T @ Zy / len(Zy), Zx.T @ Zx / len(Zx), method='faq', options=dict(P0=P0, maximize=True))
+    res = quadratic_assignment(Zy.T @ Zy / len(Zy), Zx.T @ Zx / len(Zx), method='faq', options=dict(P0=P0, maximize=True, rng=np.random.default_rng(0)))
     return np.asarray(res.col_ind, np.int64)
 
 def frequency_attack(public_x, # public images of the same domain, unpaired (uint8 or float)
