@@ -80,6 +80,7 @@ TINY = [
     _cell('code', 'verdicts', outputs=[dict(output_type='execute_result', execution_count=1, metadata={},
           data={'text/plain': 'wide', 'text/html': '<table class="dataframe"><thead><tr><th></th><th>paper</th><th>verdict</th></tr></thead><tbody>' +
                 ''.join(f'<tr><th>{i}</th><td>P{i % 2}</td><td>reproduced</td></tr>' for i in range(12)) + '</tbody></table>'})]),
+    dict(_cell('markdown', '## Scorecard\n\nCounted below.'), metadata=dict(tags=['docs-top'])),
 ]
 
 
@@ -182,3 +183,8 @@ def test_make_docs_leaves_readme_alone():
     assert re.search(r'^docs:[^\n]*$', mk, re.M).group(0).split(':', 1)[1].split() == ['install']
     src = (ROOT/'tools'/'docs.py').read_text()
     assert src.count("ROOT/'README.md'") == 1 and 'def readme' in src
+
+
+def test_docs_top_cells_come_first(site):
+    page = (site/'10_tiny.html').read_text()
+    assert page.index('id="Scorecard"') < page.index('class="pb-api"') < page.index('id="Math"')

@@ -118,7 +118,7 @@ def strip_progress(text:str)->str:
 
 
 def prepare_cells(nb):
-    "Quarto's handling of nbdev output, done here: frontmatter header, `show_doc` output as markdown, tests and `#|` lines hidden, progress bars dropped."
+    "Quarto's handling of nbdev output, done here: frontmatter header, `show_doc` output as markdown, tests and `#|` lines hidden, progress bars dropped; cells tagged `docs-top` right after the header."
     import nbformat, yaml
     cells = []
     for c in nb.cells:
@@ -147,7 +147,9 @@ def prepare_cells(nb):
             outs.append(o)
         c.outputs = outs
         cells.append(c)
-    nb.cells = cells
+    top = [c for c in cells if 'docs-top' in c.metadata.get('tags', [])]  # e.g. the Results page's scorecard
+    rest = [c for c in cells if not any(c is t for t in top)]
+    nb.cells = rest[:1] + top + rest[1:]
     return nb
 
 
