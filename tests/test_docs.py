@@ -76,7 +76,8 @@ TINY = [
     _cell('code', 'test_eq(budget(1, 0.5), 0.5)\nassert budget(0) == 0\ntest_fail(lambda: budget(None))'),
     _cell('code', 'for i in range(3): print(i)', outputs=[dict(output_type='stream', name='stderr',
           text='transfer:   0%|          | 0/24 [00:00<?, ?it/s]\rtransfer: 100%|##########| 24/24 [00:01<00:00, 20.1it/s]\n'),
-          dict(output_type='stream', name='stdout', text='0\n1\n2\n')]),
+          dict(output_type='stream', name='stdout', text='0\n1\n2\n'), dict(output_type='display_data', metadata={}, data={
+              'application/vnd.jupyter.widget-view+json': dict(model_id='ab', version_major=2, version_minor=0), 'text/plain': 'fit alexnet:   0%|          | 0/384 [00:00<?, ?it/s]'})]),
     _cell('code', 'verdicts', outputs=[dict(output_type='execute_result', execution_count=1, metadata={},
           data={'text/plain': 'wide', 'text/html': '<table class="dataframe"><thead><tr><th></th><th>paper</th><th>verdict</th></tr></thead><tbody>' +
                 ''.join(f'<tr><th>{i}</th><td>P{i % 2}</td><td>reproduced</td></tr>' for i in range(12)) + '</tbody></table>'})]),
@@ -145,7 +146,7 @@ def test_sidebar_title_cut_at_a_word(site):
 
 def test_progress_bars_dropped_tables_scroll(site):
     page = (site/'10_tiny.html').read_text()
-    assert '0/24' not in page and '24/24' not in page and '0\n1\n2' in page
+    assert '0/24' not in page and '24/24' not in page and '0/384' not in page and '0\n1\n2' in page
     assert 'table{display:block;overflow-x:auto' in page and 'pre{overflow-x:auto' in page
     assert "th.indexOf('verdict')" in page  # the verdict filter script
 

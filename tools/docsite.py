@@ -144,6 +144,8 @@ def prepare_cells(nb):
             if o.get('output_type') == 'stream':
                 o['text'] = strip_progress(''.join(o['text']))
                 if not o['text'].strip(): continue
+            plain = ''.join(o.get('data', {}).get('text/plain', ''))
+            if 'application/vnd.jupyter.widget-view+json' in o.get('data', {}) and plain and not strip_progress(plain).strip(): continue  # a tqdm widget
             outs.append(o)
         c.outputs = outs
         cells.append(c)
