@@ -189,3 +189,13 @@ def test_make_docs_leaves_readme_alone():
 def test_docs_top_cells_come_first(site):
     page = (site/'10_tiny.html').read_text()
     assert page.index('id="Scorecard"') < page.index('class="pb-api"') < page.index('id="Math"')
+
+
+def test_readable_paths(monkeypatch, tmp_path):
+    import tempfile
+    monkeypatch.setenv('PRIVBOOK_DATA', str(tmp_path/'data'))
+    text = f"results from {docs.ROOT}/data/results/cpu; root {tmp_path}/data/MNIST; key {tempfile.gettempdir()}/tmpab12/k.key"
+    out = docs.readable_paths(text)
+    assert out == "results from ./data/results/cpu; root $PRIVBOOK_DATA/MNIST; key $TMPDIR/tmpab12/k.key", out
+    assert not docs.page_problems(out)
+    assert docs.page_problems(text) == ["a machine's path"]

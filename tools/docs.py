@@ -146,6 +146,17 @@ def execute_smoke(p:Path, dest:Path):
     for c, r in zip(out.cells, run.cells):
         if c.cell_type == 'code': c['outputs'], c['execution_count'] = r.get('outputs', []), r.get('execution_count')
     write_nb(out, dest)
+    dest.write_text(readable_paths(dest.read_text()))
+
+
+def readable_paths(text:str)->str:
+    "This machine's folders in `text` as names a reader can place: the checkout `.`, `$PRIVBOOK_DATA`, `$TMPDIR`, `~`."
+    import tempfile
+    subs = [(ROOT, '.'), (tempfile.gettempdir(), '$TMPDIR'), (Path.home(), '~'),
+            *([(os.environ['PRIVBOOK_DATA'], '$PRIVBOOK_DATA')] if os.environ.get('PRIVBOOK_DATA') else [])]
+    for p, name in sorted(((str(Path(p).resolve()), n) for p, n in subs), key=lambda s: -len(s[0])):  # longest first
+        if p not in ('/', '.'): text = re.sub(rf'(?<![\w.$-]){re.escape(p)}(?![\w.-])', lambda m: name, text)
+    return text
 
 
 def stage(allow_missing:bool=False, only:str|None=None)->dict:
