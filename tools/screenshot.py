@@ -2,9 +2,8 @@
 
     python tools/screenshot.py                      # every page of _docs/ -> _docs/screenshots/<page>.png
     python tools/screenshot.py 11_fmd_transfer 90_results --height 6000
-    python tools/screenshot.py 10_fmd#protect           # the window scrolled to an anchor: 10_fmd-protect.png
 
-Needs Debian's `chromium` (apt-get install -y chromium). Also reports, per page, how many figures the HTML holds
+Needs Debian's `chromium` (apt-get install chromium). Also reports, per page, how many figures the HTML holds
 and whether each one decodes as an image, so a page whose pictures are missing fails even without looking.
 """
 from __future__ import annotations
@@ -29,11 +28,10 @@ def figures(page:Path)->tuple[int, int]:
     return len(srcs), ok
 
 
-def shoot(page:Path, out:Path, width:int, height:int, browser:str, anchor:str=''):
-    "One PNG of `page` as Chromium draws it (scrolled to `anchor` if given)."
+def shoot(page:Path, out:Path, width:int, height:int, browser:str):
+    "One PNG of `page` as Chromium draws it."
     with tempfile.TemporaryDirectory() as prof:
-        url = page.resolve().as_uri() + (f'#{anchor}' if anchor else '')
-        cmd = [browser, *FLAGS, f'--user-data-dir={prof}', f'--window-size={width},{height}', f'--screenshot={out}', url]
+        cmd = [browser, *FLAGS, f'--user-data-dir={prof}', f'--window-size={width},{height}', f'--screenshot={out}', page.resolve().as_uri()]
         r = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     if not out.exists(): raise RuntimeError(f'{page.name}: chromium wrote no screenshot (exit {r.returncode}): {r.stderr[-500:]}')
 
@@ -50,19 +48,18 @@ def main(argv=None)->int:
         print('screenshot: no chromium on PATH (Debian: apt-get install chromium)', file=sys.stderr)
         return 2
     docs = Path(args.docs)
-    pages = [(docs/f"{p.partition('#')[0]}.html", p.partition('#')[2]) for p in args.pages] if args.pages else [(p, '') for p in sorted(docs.glob('*.html'))]
+    pages = [docs/f'{p}.html' for p in args.pages] if args.pages else sorted(docs.glob('*.html'))
     shots = docs/'screenshots'
     shots.mkdir(exist_ok=True)
     bad = 0
-    for page, anchor in pages:
+    for page in pages:
         if not page.exists():
             print(f'{page.name}: missing')
             bad += 1
             continue
         n, ok = figures(page)
-        png = shots/(page.stem + (f'-{anchor}' if anchor else '') + '.png')
-        shoot(page, png, args.width, args.height, browser, anchor)
-        print(f'{page.stem}: {n} figures ({ok} decode) -> {png}')
+        shoot(page, shots/f'{page.stem}.png', args.width, args.height, browser)
+        print(f'{page.stem}: {n} figures ({ok} decode) -> {shots/page.stem}.png')
         bad += n != ok
     return 1 if bad else 0
 
