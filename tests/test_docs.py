@@ -147,7 +147,7 @@ def test_sidebar_title_cut_at_a_word(site):
 def test_progress_bars_dropped_tables_scroll(site):
     page = (site/'10_tiny.html').read_text()
     assert '0/24' not in page and '24/24' not in page and '0/384' not in page and '0\n1\n2' in page
-    assert 'table{display:block;overflow-x:auto' in page and 'pre{overflow-x:auto' in page
+    assert 'table{display:block;overflow-x:auto' in page and 'pre{overflow-x:auto' in page and '.highlight pre{white-space:pre-wrap' in page
     assert "th.indexOf('verdict')" in page  # the verdict filter script
 
 

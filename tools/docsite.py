@@ -313,7 +313,7 @@ _CSS = """<style>
 .pb-tocbox a{display:block;color:#2c3e50;text-decoration:none;padding:1px 0}.pb-tocbox .pb-toc3{padding-left:12px;color:#555}
 body{margin:0 230px 0 260px!important;padding:0 10px!important;min-width:0}main,.jp-Notebook{min-width:0;max-width:100%}
 .jp-Cell,.jp-InputArea,.jp-OutputArea,.jp-OutputArea-child,.jp-OutputArea-output,.jp-InputArea-editor{min-width:0;max-width:100%}
-.jp-InputArea-editor pre,.highlight pre,.jp-OutputArea-output pre,pre{overflow-x:auto;max-width:100%}
+.jp-OutputArea-output pre,pre{overflow-x:auto;max-width:100%}.jp-InputArea-editor pre,.jp-InputArea-editor .highlight pre{white-space:pre-wrap;overflow-wrap:anywhere}
 .jp-OutputArea-output{overflow-x:auto}.jp-RenderedHTMLCommon table{display:block;overflow-x:auto;max-width:100%}
 .pb-sig{white-space:pre-wrap;background:#f4f6f8;border-left:3px solid #8aa;padding:6px 10px}
 .pb-api{border:1px solid #ddd;border-radius:6px;padding:4px 14px 10px;margin:14px 0;box-shadow:0 1px 2px #0001}
