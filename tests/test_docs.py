@@ -160,7 +160,9 @@ def test_titles_read_as_yaml(tmp_path):
 def test_test_cells():
     assert docsite.is_test_cell('test_eq(f(1), 2)\nassert g()\nwith ExceptionExpected(ValueError): f(-1)')
     assert docsite.is_test_cell('for x in (1, 2): test_fail(lambda: f(x), contains="x")')
-    assert not docsite.is_test_cell('y = f(1)\ntest_eq(y, 2)') and not docsite.is_test_cell('import torch')
+    assert docsite.is_test_cell('y = f(1)\ntest_eq(y, 2)', later='z = g(2)')  # y only serves the test
+    assert not docsite.is_test_cell('y = f(1)\ntest_eq(y, 2)', later='print(y)') and not docsite.is_test_cell('import torch')
+    assert not docsite.is_test_cell('y = f(1)\nprint(y)\ntest_eq(y, 2)')
 
 
 def test_defaults_readable():

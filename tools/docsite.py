@@ -99,13 +99,25 @@ def _is_test_stmt(s)->bool:
     return False
 
 
-def is_test_cell(source:str)->bool:
-    "Only asserts and fastcore tests (`test_eq`, `test_fail`, `with ExceptionExpected`), possibly in loops: hidden on the site."
+def _assigned(s)->set:
+    "Names a top-level assignment binds, or None when `s` is not a plain assignment."
+    if isinstance(s, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+        return {n.id for t in (s.targets if isinstance(s, ast.Assign) else [s.target]) for n in ast.walk(t) if isinstance(n, ast.Name)}
+
+
+def is_test_cell(source:str, later:str='')->bool:
+    """Asserts and fastcore tests (`test_eq`, `test_fail`, `with ExceptionExpected`, also in loops), with the imports and
+    assignments only they use (no name bound here appears in `later`, the code after the cell): hidden on the site."""
     src = '\n'.join(l for l in source.splitlines() if not l.lstrip().startswith(('#|', '%')))
     try: tree = ast.parse(src)
     except SyntaxError: return False
-    stmts = tree.body
-    return bool(stmts) and not all(isinstance(s, (ast.Import, ast.ImportFrom)) for s in stmts) and all(map(_is_test_stmt, stmts))
+    tests = [s for s in tree.body if _is_test_stmt(s) and not isinstance(s, (ast.Import, ast.ImportFrom))]
+    if not tests: return False
+    for s in tree.body:
+        if s in tests or isinstance(s, (ast.Import, ast.ImportFrom)): continue
+        names = _assigned(s)
+        if names is None or any(re.search(rf'\b{re.escape(n)}\b', later) for n in names): return False
+    return True
 
 
 _BAR = re.compile(r'^.*\d+%\|.*\|\s*\d+(\.\d+)?[kMG]?/\d+(\.\d+)?[kMG]?.*$', re.M)
@@ -120,9 +132,10 @@ def strip_progress(text:str)->str:
 def prepare_cells(nb):
     "Quarto's handling of nbdev output, done here: frontmatter header, `show_doc` output as markdown, tests and `#|` lines hidden, progress bars dropped; cells tagged `docs-top` right after the header."
     import nbformat, yaml
-    cells = []
+    cells, code = [], [c.source for c in nb.cells if c.cell_type == 'code']
     for c in nb.cells:
         src = c.source
+        if c.cell_type == 'code': code.pop(0)
         if c.cell_type == 'raw' and src.strip().startswith('---'):
             fm = yaml.safe_load(src.strip().strip('-')) or {}
             if fm.get('title'): cells.append(nbformat.v4.new_markdown_cell(f"# {fm['title']}\n\n{fm.get('description') or ''}"))
@@ -132,7 +145,7 @@ def prepare_cells(nb):
             continue
         lines = src.splitlines()
         directives = ' '.join(l for l in lines if l.startswith('#|'))
-        if re.search(r'#\|\s*(include:\s*false|hide)\b', directives) or is_test_cell(src): continue
+        if re.search(r'#\|\s*(include:\s*false|hide)\b', directives) or is_test_cell(src, '\n'.join(code)): continue
         if re.search(r'#\|\s*output:\s*asis', directives):  # show_doc and other as-is markdown: no prompt, no input
             md = ''.join(''.join(o.get('data', {}).get('text/markdown', '')) for o in c.get('outputs', []))
             if md: cells.append(nbformat.v4.new_markdown_cell(md))
