@@ -51,13 +51,14 @@ bench: install
 export: install
 	$(BIN)/nbdev_export && $(BIN)/nbdev_clean
 
-# README.md is nbs/index.ipynb, executed at smoke scale (its outputs are real) and rendered as markdown
+# README.md is nbs/index.ipynb, executed at smoke scale (its outputs are real) and rendered as markdown; only here:
+# `make docs` leaves the tracked README.md alone (its outputs carry run-to-run noise)
 readme: install
 	$(BIN)/python tools/docs.py --readme
 
 # nbdev's docs commands install Quarto and `pip install -e .[dev]` with the first pip on PATH when Quarto is missing:
 # they only ever run here with .venv/bin first on PATH, and tools/docs.py avoids them without Quarto.
-docs: install readme
+docs: install
 	@if command -v quarto >/dev/null; then PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/docs.py --quarto; else \
 	  echo "Quarto is not installed: rendering _docs/ with nbdev's processing and nbconvert HTML instead"; \
 	  PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python tools/docs.py; fi

@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse, html, json, os, re, shutil, subprocess, sys
 from pathlib import Path
 from privbook.cli import has_parameters, pending_runs, run_rows, setup_run_names
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from docsite import render_site, use_api_renderer  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NBS, STAGE, PROC = ROOT/'nbs', ROOT/'_docsrc', ROOT/'_proc'
@@ -38,11 +40,28 @@ def recorded_run_facts(name:str, nb_path:Path)->dict:
     return dict(scale=scale, revisions=sorted(rows.revision.unique()), end=rows.attrs['end'][:19].replace('T', ' '), rows=len(rows))
 
 
-def banner(name:str, facts:dict)->dict:
+def code_cells(nb:dict)->list:
+    "The code cells' sources, whitespace normalised; papermill's injected parameters left out."
+    return [' '.join(''.join(c['source']).split()) for c in nb['cells']
+            if c['cell_type'] == 'code' and 'injected-parameters' not in c.get('metadata', {}).get('tags', [])]
+
+
+def code_differs(recorded:dict, source:dict)->tuple[int, int]:
+    "(cells that differ, cells compared): code cells of the recorded copy against the notebook in nbs/, in order."
+    from difflib import SequenceMatcher
+    a, b = code_cells(recorded), code_cells(source)
+    same = sum(m.size for m in SequenceMatcher(None, a, b, autojunk=False).get_matching_blocks())
+    return max(len(a), len(b)) - same, max(len(a), len(b))
+
+
+def banner(name:str, facts:dict, differs:tuple[int, int]=(0, 0))->dict:
     revs = ', '.join(f'`{r}`' for r in facts['revisions']) or 'unknown (no recorded results found)'
+    n, m = differs
+    code = (f"**code as in `nbs/`**" if n == 0 else
+            f"**code differs from `nbs/`: {n} of {m} cells** (the notebook changed since this run; rerun it to see today's code's outputs)")
     text = (f"> **Recorded run.** The outputs below come from the `{facts['scale']}`-scale run of this notebook recorded at "
             f"revision {revs}" + (f", finished {facts['end']} UTC" if facts['end'] else '') + ", executed with papermill; "
-            f"its results are in `data/results/{facts['scale']}/`. Rerun it with `privbook run {name} --scale {facts['scale']}`.")
+            f"its results are in `data/results/{facts['scale']}/`. Rerun it with `privbook run {name} --scale {facts['scale']}`.\n>\n> {code}.")
     return dict(cell_type='markdown', metadata={}, source=text, id='recorded-run')
 
 
@@ -95,7 +114,7 @@ def stage_recorded(p:Path, dest:Path, allow_missing:bool)->str:
         c.get('metadata', {}).pop('papermill', None)
         c.get('metadata', {}).pop('execution', None)
     first_md = next((i for i, c in enumerate(nb['cells']) if c['cell_type'] == 'markdown'), -1)
-    nb['cells'].insert(first_md + 1, banner(p.stem, facts))
+    nb['cells'].insert(first_md + 1, banner(p.stem, facts, code_differs(nb, json.loads(p.read_text()))))
     nb['metadata'] = {k: v for k, v in nb['metadata'].items() if k in ('kernelspec', 'language_info')}
     dest.write_text(json.dumps(nb, indent=1))
     return f"recorded {facts['scale']} run, revision {', '.join(facts['revisions']) or '?'}"
@@ -127,6 +146,17 @@ def execute_smoke(p:Path, dest:Path):
     for c, r in zip(out.cells, run.cells):
         if c.cell_type == 'code': c['outputs'], c['execution_count'] = r.get('outputs', []), r.get('execution_count')
     write_nb(out, dest)
+    dest.write_text(readable_paths(dest.read_text()))
+
+
+def readable_paths(text:str)->str:
+    "This machine's folders in `text` as names a reader can place: the checkout `.`, `$PRIVBOOK_DATA`, `$TMPDIR`, `~`."
+    import tempfile
+    subs = [(ROOT, '.'), (tempfile.gettempdir(), '$TMPDIR'), (Path.home(), '~'),
+            *([(os.environ['PRIVBOOK_DATA'], '$PRIVBOOK_DATA')] if os.environ.get('PRIVBOOK_DATA') else [])]
+    for p, name in sorted(((str(Path(p).resolve()), n) for p, n in subs), key=lambda s: -len(s[0])):  # longest first
+        if p not in ('/', '.'): text = re.sub(rf'(?<![\w.$-]){re.escape(p)}(?![\w.-])', lambda m: name, text)
+    return text
 
 
 def stage(allow_missing:bool=False, only:str|None=None)->dict:
@@ -159,104 +189,40 @@ def check_staged(allow_missing:bool=False):
     if problems: raise DocsError('the docs would show broken pages:\n  ' + '\n  '.join(problems))
 
 
-# ---- rendering without Quarto ----
+# ---- rendering without Quarto: tools/docsite.py ----
 
-def _titles()->dict:
-    out = {}
-    for p in sorted(PROC.glob('*.ipynb')):
-        nb = json.loads(p.read_text())
-        fm = next((c for c in nb['cells'] if c['cell_type'] == 'raw' and ''.join(c['source']).startswith('---')), None)
-        m = re.search(r"^title:\s*['\"]?(.+?)['\"]?\s*$", ''.join(fm['source']), re.M) if fm else None
-        out[p.stem] = m.group(1) if m else p.stem
-    return out
+def doc_host()->str:
+    "The published site's address, which nbdev's links start with (rewritten to local pages)."
+    from nbdev.config import get_config
+    cfg = get_config()
+    return f"{cfg.get('doc_host', '').rstrip('/')}{cfg.get('doc_baseurl', '')}".rstrip('/')
 
 
-def _sidebar_items()->list:
-    "(section, [notebook stems]) in the order of nbs/sidebar.yml (Quarto's `auto:` globs expanded)."
-    import yaml
-    sb = yaml.safe_load((NBS/'sidebar.yml').read_text())['website']['sidebar']['contents']
-    stems = sorted(p.stem for p in PROC.glob('*.ipynb'))
+def process():
+    "nbdev's processing of the staged notebooks into `_proc/` (in this process, API entries by `docsite.APIRenderer`)."
+    import warnings
+    from nbdev.serve import proc_nbs
+    use_api_renderer()
+    shutil.rmtree(PROC, ignore_errors=True)
+    with warnings.catch_warnings():  # nbdev prints each such cell whole; running them for the API reference is harmless here
+        warnings.filterwarnings('ignore', message='Found cells containing imports')
+        proc_nbs(str(STAGE), n_workers=0)
+
+
+def page_problems(text:str)->list:
+    "What a rendered page must not show: Quarto-only markup, prompts, raw TeX, remote scripts, progress bars, machine paths."
     out = []
-    for item in sb:
-        if isinstance(item, str): out.append((None, [Path(item).stem]))
-        else:
-            names = []
-            for c in item.get('contents', []):
-                pat = c['auto'] if isinstance(c, dict) else c
-                names += [s for s in stems if Path(f'{s}.ipynb').match(pat)] if isinstance(c, dict) else [Path(c).stem]
-            out.append((item.get('section'), names))
+    if 'source{' in text or '{target="_blank"' in text: out.append('raw Quarto link attributes')
+    if re.search(r'class="jp-(In|Out)putPrompt[^"]*">\s*(In|Out)\s*\[', text): out.append('In / Out prompts')
+    if re.search(r'<(script|link|img)\b[^>]*\b(src|href)="(https?:)?//', text, re.I): out.append('loads something from the network')
+    if re.search(r'(?<![\w$\\])\$\\[a-zA-Z]+', re.sub(r'<(pre|code)\b.*?</\1>', '', text, flags=re.S)): out.append('raw TeX')
+    if re.search(r'\d+%\|[^|<]*\|\s*\d+/\d+', text): out.append('a progress bar')
+    if re.search(r'/(home|Users|root|work|tmp)/[\w.-]+/', re.sub(r'<(script|style)\b.*?</\1>', '', text, flags=re.S)): out.append("a machine's path")
     return out
-
-
-def _nav(current:str, titles:dict)->str:
-    parts = ['<nav class="pb-sidebar"><a class="pb-home" href="index.html">privbook</a>']
-    for section, names in _sidebar_items():
-        if section: parts.append(f'<div class="pb-section">{html.escape(section)}</div>')
-        for n in names:
-            if n not in titles: continue
-            cls = ' class="pb-current"' if n == current else ''
-            parts.append(f'<a{cls} href="{n}.html">{html.escape(titles[n])}</a>')
-    parts.append('</nav>')
-    return '\n'.join(parts)
-
-
-_CSS = """<style>
-.pb-sidebar{position:fixed;top:0;left:0;bottom:0;width:250px;overflow-y:auto;padding:12px;background:#f7f7f9;border-right:1px solid #ddd;font:14px/1.4 sans-serif}
-.pb-sidebar a{display:block;padding:2px 4px;color:#2c3e50;text-decoration:none}.pb-sidebar a:hover{background:#e8e8ee}
-.pb-sidebar .pb-current{font-weight:bold;background:#e0e6f0}.pb-section{margin-top:10px;font-weight:bold;color:#666;text-transform:uppercase;font-size:11px}
-.pb-home{font-size:18px;font-weight:bold}body{margin-left:270px!important}
-</style>"""
-
-
-def _frontmatter_header(cell)->str|None:
-    "The page header (title + description) from nbdev's frontmatter raw cell, as Quarto shows it."
-    import yaml
-    src = cell.source.strip()
-    if cell.cell_type != 'raw' or not src.startswith('---'): return None
-    fm = yaml.safe_load(src.strip('-')) or {}
-    return f"# {fm.get('title', '')}\n\n> {fm.get('description', '')}" if fm.get('title') else ''
-
-
-def _prepare_for_html(nb):
-    "What Quarto does with nbdev's output: a header from the frontmatter, no input for `echo: false` cells, no `#|` lines."
-    import nbformat
-    for i, c in enumerate(nb.cells):
-        head = _frontmatter_header(c)
-        if head is not None: nb.cells[i] = nbformat.v4.new_markdown_cell(head)
-    for c in nb.cells:
-        if c.cell_type != 'code': continue
-        lines = c.source.splitlines()
-        if any(re.match(r'#\|\s*echo:\s*false', l) for l in lines): c.metadata.setdefault('tags', []).append('pb-hide-input')
-        if any(re.match(r'#\|\s*(include:\s*false|hide)\b', l) for l in lines): c.metadata.setdefault('tags', []).append('pb-remove')
-        c.source = '\n'.join(l for l in lines if not l.startswith('#|'))
-    return nb
-
-
-def render_html(out:Path):
-    "One nbconvert HTML page per processed notebook, with a sidebar, into `out`."
-    import nbformat
-    from nbconvert import HTMLExporter
-    from traitlets.config import Config
-    cfg = Config()
-    cfg.TagRemovePreprocessor.remove_input_tags = {'pb-hide-input'}
-    cfg.TagRemovePreprocessor.remove_cell_tags = {'pb-remove'}
-    cfg.TagRemovePreprocessor.enabled = True
-    exporter = HTMLExporter(config=cfg)
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    titles = _titles()
-    for p in sorted(PROC.glob('*.ipynb')):
-        nb = _prepare_for_html(nbformat.read(str(p), as_version=4))
-        body, _ = exporter.from_notebook_node(nb, resources={'metadata': {'name': titles[p.stem]}})
-        body = body.replace('</head>', _CSS + '\n</head>', 1)
-        body = re.sub(r'(<body[^>]*>)', lambda m: m.group(1) + '\n' + _nav(p.stem, titles), body, count=1)
-        (out/f'{p.stem}.html').write_text(body)
-    for f in ('styles.css',):
-        if (PROC/f).exists(): shutil.copyfile(PROC/f, out/f)
 
 
 def check_html(out:Path, staged:dict):
-    "Every page exists and has no traceback; every recorded experiment page names its revision and shows a figure."
+    "Every page exists and has no traceback; every recorded experiment page names its revision and shows a figure; `page_problems`."
     problems = []
     for name, what in staged.items():
         page = out/f'{Path(name).stem}.html'
@@ -269,6 +235,8 @@ def check_html(out:Path, staged:dict):
             if '<img' not in text: problems.append(f'{page.name}: no figure')
             if 'Recorded run.' not in text: problems.append(f'{page.name}: does not state the recorded run')
         if 'no recorded run yet' in what and 'No recorded run yet.' not in text: problems.append(f'{page.name}: does not say that its numbers are not results')
+        problems += [f'{page.name}: {p}' for p in page_problems(text)]
+    if not (out/'search.json').exists(): problems.append('search.json: missing')
     if problems: raise DocsError('rendered pages failed the checks:\n  ' + '\n  '.join(problems))
 
 
@@ -306,10 +274,8 @@ def main(argv=None)->int:
             if shutil.which('quarto') is None: raise DocsError('--quarto: quarto is not on PATH')
             subprocess.run([str(Path(sys.executable).parent/'nbdev_docs'), '--path', str(STAGE)], check=True, cwd=ROOT)
             return 0
-        from nbdev.serve import proc_nbs
-        shutil.rmtree(PROC, ignore_errors=True)
-        proc_nbs(str(STAGE), n_workers=0)  # nbdev's processing: show_doc API reference, hidden/exported cells removed
-        render_html(Path(args.out))
+        process()
+        render_site(PROC, Path(args.out), NBS/'sidebar.yml', doc_host())
         check_html(Path(args.out), staged)
         print(f'docs written to {args.out} ({len(staged)} pages)')
         return 0
@@ -318,4 +284,11 @@ def main(argv=None)->int:
         return 1
 
 
-if __name__ == '__main__': sys.exit(main())
+def exit_now(rc:int):
+    """Exit without the interpreter's atexit work: every in-process IPython shell the build made (one per notebook, by
+    execnb and nbdev) resets its namespace and garbage-collects at exit, about a minute in all after "docs written"."""
+    sys.stdout.flush(), sys.stderr.flush()
+    os._exit(rc)
+
+
+if __name__ == '__main__': exit_now(main())
