@@ -1,6 +1,7 @@
 # privbook: the two commands of the README, plus docs.
 #   make reproduce   every experiment notebook through papermill at SCALE (default smoke; cpu for real numbers) into runs/<run>/
 #   make test        nbdev_test over every notebook at smoke scale, then pytest
+#   make mutants     mutation testing of the method modules with mutmut (hours; not part of make test), scores per module
 #   make paper-dry   every experiment notebook at scale=paper on synthetic stand-ins (the paper's code path, tiny counts)
 #   make docs        the docs site from the recorded cpu run (Quarto where installed, else nbconvert HTML) into _docs/
 # All create .venv and install what they need into it when it is missing; nothing is installed outside .venv.

@@ -17,10 +17,11 @@ def rows(tmp_path, metric): return read_results(tmp_path).query(f"metric == '{me
 
 
 def test_beside_pairs_each_column_and_keeps_every_row():
-    ours = pd.DataFrame({'acc': [0.9, 0.8]}, index=['mnist', 'fmnist'])
+    ours = pd.DataFrame({'acc': [0.9, 0.8], 'psnr': [30., 31.]}, index=['mnist', 'fmnist'])
     paper = pd.DataFrame({'acc': [0.95, 0.7], 'ssim': [0.5, 0.4]}, index=['mnist', 'cifar'])
     t = metrics.beside(ours, paper)
-    assert list(t.columns) == [('acc', 'ours'), ('acc', 'paper'), ('ssim', 'ours'), ('ssim', 'paper')]
+    assert list(t.columns) == [('acc', 'ours'), ('acc', 'paper'), ('psnr', 'ours'), ('psnr', 'paper'), ('ssim', 'ours'), ('ssim', 'paper')]
+    assert t[('psnr', 'paper')].isna().all() and t.loc['fmnist', ('psnr', 'ours')] == 31.
     assert list(t.index) == ['mnist', 'fmnist', 'cifar']
     assert t.loc['mnist', ('acc', 'ours')] == 0.9 and t.loc['mnist', ('acc', 'paper')] == 0.95
     assert t.loc['cifar', ('ssim', 'paper')] == 0.4 and t.loc['fmnist', ('acc', 'ours')] == 0.8
