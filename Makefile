@@ -1,6 +1,7 @@
 # privbook: the two commands of the README, plus docs.
 #   make reproduce   every experiment notebook through papermill at SCALE (default smoke; cpu for real numbers) into runs/<run>/
 #   make test        nbdev_test over every notebook at smoke scale, then pytest
+#   make mutants     mutation testing of the method modules with mutmut (hours; not part of make test), scores per module
 #   make paper-dry   every experiment notebook at scale=paper on synthetic stand-ins (the paper's code path, tiny counts)
 #   make docs        the docs site from the recorded cpu run (Quarto where installed, else nbconvert HTML) into _docs/
 # All create .venv and install what they need into it when it is missing; nothing is installed outside .venv.
@@ -18,7 +19,7 @@ export PRIVBOOK_DATA := $(abspath ../shared/data)
 endif
 endif
 
-.PHONY: install test paper-dry reproduce record docs screenshots readme export clean bench
+.PHONY: install test mutants paper-dry reproduce record docs screenshots readme export clean bench
 install: $(VENV)/.installed
 $(VENV)/.installed: settings.ini setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -31,6 +32,15 @@ $(VENV)/.installed: settings.ini setup.py
 test: install
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tools/nbtest.py --n_workers 2 --timing
 	$(BIN)/python -m pytest -q --file-times tests
+
+# mutation testing of the method modules (not part of `make test`: hours on 2 cores), configured in pyproject.toml
+# [tool.mutmut]; the scores per module come from tools/mutants.py. MUTANTS='privbook.metrics*' limits it to one module,
+# JOBS sets mutmut's parallel workers (default 1). Results stay in mutants/ and a rerun tests only what changed.
+JOBS ?= 1
+MUTANTS ?=
+mutants: install
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/mutmut run --max-children $(JOBS) $(MUTANTS); rc=$$?; \
+	  $(BIN)/python tools/mutants.py; exit $$rc
 
 # the paper's loaders, pretrained builders and attacks on stand-in ImageFolders / idx files and random hub weights
 # (made once in build/paper-dry, about 3 GB); counts shrink, code paths do not. See tools/paper_dry.py.
@@ -68,4 +78,4 @@ screenshots:
 	$(BIN)/python tools/screenshot.py
 
 clean:
-	rm -rf _docs _docsrc _proc runs .pytest_cache build dist
+	rm -rf _docs _docsrc _proc runs .pytest_cache build dist mutants
