@@ -192,8 +192,11 @@ class CellProgress:
         self.cell, self.t0, self.bar, self._stop = None, 0., collections.deque(maxlen=2), None
     def _say(self, msg): print(f'  {self.name}: cell {self.code.index(self.cell) + 1}/{len(self.code)} {msg}', file=self.file, flush=True)
     def start(self, i): self.cell, self.t0 = (i if i in self.code else None), time.perf_counter(); self.bar.clear()
-    def complete(self, i):
-        if self.cell is not None: self._say(f'done in {duration(time.perf_counter() - self.t0) if time.perf_counter() - self.t0 >= 1 else "<1 s"}')
+    def complete(self, i, status:str|None=None):
+        "Cell `i` ended: papermill's `status` says whether it failed; an exception in flight means it was stopped."
+        t, stopped = time.perf_counter() - self.t0, sys.exc_info()[1]
+        how = 'interrupted after' if isinstance(stopped, KeyboardInterrupt) else 'stopped after' if stopped else 'failed after' if status == 'failed' else 'done in'
+        if self.cell is not None: self._say(f'{how} {duration(t) if t >= 1 else "<1 s"}')
         self.cell = None
     def widget(self, value:str):
         "A text widget of the kernel changed: tqdm's bars are two of them (description and percentage, counts and rate)."
@@ -224,7 +227,7 @@ def _engine(name:str, every:float)->str:
             p = nb_man.progress = CellProgress(name, nb_man.nb, every)
             start, complete = nb_man.cell_start, nb_man.cell_complete
             nb_man.cell_start = lambda cell, cell_index=None, **k: (p.start(cell_index), start(cell, cell_index, **k))[1]
-            nb_man.cell_complete = lambda cell, cell_index=None, **k: (complete(cell, cell_index, **k), p.complete(cell_index))[0]
+            nb_man.cell_complete = lambda cell, cell_index=None, **k: (complete(cell, cell_index, **k), p.complete(cell_index, cell.metadata.papermill.get('status')))[0]
             orig, E.PapermillNotebookClient = E.PapermillNotebookClient, Client  # the client this engine's parent makes
             try:
                 with p: return super().execute_managed_notebook(nb_man, kernel_name, **kw)
@@ -499,7 +502,8 @@ def _set_aside(run_dir:Path, nb:Path)->Path:
 def _clear_the_way(run_dir:Path, todo:list, done_names:set):
     "Before notebooks run in a reused `run_dir`: refuse one it already holds a finished run of; set aside an unfinished one."
     again = [p.name for p, _ in todo if (run_dir/p.name).exists() and p.name in done_names]
-    if again: raise ValueError(f"run_dir: {run_dir} already holds a finished run of {', '.join(again)} (another revision, scale, device or parameters); "
+    if again: raise ValueError(f"run_dir: {run_dir} already holds a finished run of {', '.join(again)} that cannot be reused (another revision, scale, device or "
+                               "parameters, or uncommitted changes); "
                                "a second one would replace its executed copy and mix its rows with the first's. Use a new run folder (leave out --run-dir)")
     for p, _ in todo:
         if (run_dir/p.name).exists(): print(f'{p.name}: its unfinished earlier run in this folder is set aside in {_set_aside(run_dir, p)}', flush=True)
@@ -519,11 +523,12 @@ def expected_times(nbs:list, # the notebooks about to run
     "What to expect before a long run: each notebook's time in the recorded cpu run, and the total."
     secs = {p.stem: recorded_seconds(p) for p in nbs}
     known = [s for s in secs.values() if s is not None]
+    if not known: return f'expected time at scale {scale}: unknown (no recorded cpu run of these notebooks in data/results/cpu/notebooks/)'
     head = ('expected time, from the recorded cpu run (on the machine that recorded it):' if scale == 'cpu' else
             f'expected time at scale {scale}: unknown (runs are recorded at scale cpu only); the recorded cpu run took:')
     w = max(len(n) for n in [*secs, 'total'])
     lines = [f'  {n.ljust(w)}  {"unknown (no recorded run)" if s is None else duration(s)}' for n, s in secs.items()]
-    total = 'unknown' if not known else ('' if len(known) == len(secs) else 'at least ') + duration(sum(known))
+    total = ('' if len(known) == len(secs) else 'at least ') + duration(sum(known))
     return '\n'.join([head, *lines, f"  {'total'.ljust(w)}  {total}"])
 
 def run_unit(nb:Path, run_dir:Path, scale:str, device:str, data_root:str|None, params:dict, progress:bool=False)->dict:
@@ -742,7 +747,10 @@ def main(argv:list|None=None)->int:
         print(f'privbook: error: {e}', file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while this line is written is not another traceback
+        if argv is None:  # the console script, about to exit: a second Ctrl-C, or the stopped kernel's pending task reported at exit, is no traceback
+            import logging
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            logging.getLogger('asyncio').disabled = True
         print(f'privbook: interrupted: {e}' if str(e) else 'privbook: interrupted', file=sys.stderr, flush=True)
         return 130
 
