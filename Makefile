@@ -1,5 +1,7 @@
 # privbook: the two commands of the README, plus docs.
 #   make reproduce   every experiment notebook through papermill at SCALE (default smoke; cpu for real numbers) into runs/<run>/
+#                    (ONLY=fakegrad for some; it first prints each notebook's time in the recorded cpu run, hours in all at cpu;
+#                    Ctrl-C stops it in one line and runs/<run>/status.json says interrupted)
 #   make test        nbdev_test over every notebook at smoke scale, then pytest
 #   make mutants     mutation testing of the method modules with mutmut (hours; not part of make test), scores per module
 #   make paper-dry   every experiment notebook at scale=paper on synthetic stand-ins (the paper's code path, tiny counts)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_cli.ipynb #bae98584
 from __future__ import annotations
-import argparse, ast, datetime, textwrap, fnmatch, json, operator, os, secrets, shutil, signal, sys, time, warnings
+import argparse, ast, contextlib, datetime, textwrap, fnmatch, json, operator, os, secrets, shutil, signal, sys, time, warnings
 from pathlib import Path
 import pandas as pd
 import privbook
@@ -13,8 +13,9 @@ from .core import SCALES, get_scale, read_results, atomic_write_text, git_revisi
 # %% auto #0
 __all__ = ['RESERVED', 'RECORD_SCALES', 'CLOAK_HELP', 'find_nbs', 'packaged_nbs', 'notebooks_dir', 'read_notebook',
            'has_parameters', 'experiment_notebooks', 'resolve_notebook', 'parse_value', 'parameters', 'check_params',
-           'NotebookFailed', 'to_html', 'run_notebook', 'new_run_dir', 'summarize', 'headlines', 'portable_paths',
-           'record', 'setup_run_names', 'run_rows', 'pending_runs', 'run_unit', 'reproduce', 'main']
+           'NotebookFailed', 'Interrupted', 'duration', 'to_html', 'CellProgress', 'run_notebook', 'new_run_dir',
+           'run_status', 'summarize', 'headlines', 'portable_paths', 'record', 'setup_run_names', 'run_rows',
+           'pending_runs', 'ExecutorFailed', 'recorded_seconds', 'expected_times', 'run_unit', 'reproduce', 'main']
 
 # %% ../nbs/06_cli.ipynb #5ac260e6
 def find_nbs(start:str|Path|None=None # where to start looking (default: the current directory)
@@ -144,6 +145,17 @@ def check_params(nb_path:str|Path, # the notebook the parameters are for
 # %% ../nbs/06_cli.ipynb #727e8933
 class NotebookFailed(RuntimeError): pass
 
+class Interrupted(KeyboardInterrupt):
+    "Ctrl-C (SIGINT) or SIGTERM during a run; the message says what was running, for how long, and where the partial run is."
+
+def duration(seconds:float # a time span
+            )->str:
+    "`seconds` as a person reads it: '42 s', '12 min', '1 h 05 min'."
+    s = round(seconds)
+    if s < 90: return f'{s} s'
+    m = round(s/60)
+    return f'{m} min' if m < 90 else f'{m//60} h {m%60:02d} min'
+
 def to_html(nb_path:str|Path)->Path:
     "Render an executed notebook to HTML beside it (nbconvert, figures embedded)."
     from nbconvert import HTMLExporter
@@ -160,14 +172,81 @@ def _die_with_parent():
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)
     except (OSError, AttributeError): pass
 
-def _kernel_manager():
+def _kernel_manager(stderr=None # open file for the kernel process's own messages (default: the terminal)
+                   ):
     from jupyter_client.manager import AsyncKernelManager
     class ParentBoundKernelManager(AsyncKernelManager):
         "A kernel manager whose kernels die with the process that started them."
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             if sys.platform.startswith('linux'): kw.setdefault('preexec_fn', _die_with_parent)
+            if stderr is not None: kw.setdefault('stderr', stderr)
             return await super()._async_launch_kernel(kernel_cmd, **kw)
     return ParentBoundKernelManager
+
+class CellProgress:
+    "A running notebook's progress on stdout: a line per finished code cell with its time and, every `every` s, a line for a cell still running with the notebook's own progress bar."
+    def __init__(self, name:str, nb, every:float=30):
+        import collections
+        self.name, self.every, self.file = name, every, sys.stdout
+        self.code = [i for i, c in enumerate(nb.cells) if c.cell_type == 'code']
+        self.cell, self.t0, self.bar, self._stop = None, 0., collections.deque(maxlen=2), None
+    def _say(self, msg): print(f'  {self.name}: cell {self.code.index(self.cell) + 1}/{len(self.code)} {msg}', file=self.file, flush=True)
+    def start(self, i): self.cell, self.t0 = (i if i in self.code else None), time.perf_counter(); self.bar.clear()
+    def complete(self, i, status:str|None=None):
+        "Cell `i` ended: papermill's `status` says whether it failed; an exception in flight means it was stopped."
+        t, stopped = time.perf_counter() - self.t0, sys.exc_info()[1]
+        how = 'interrupted after' if isinstance(stopped, KeyboardInterrupt) else 'stopped after' if stopped else 'failed after' if status == 'failed' else 'done in'
+        if self.cell is not None: self._say(f'{how} {duration(t) if t >= 1 else "<1 s"}')
+        self.cell = None
+    def widget(self, value:str):
+        "A text widget of the kernel changed: tqdm's bars are two of them (description and percentage, counts and rate)."
+        import html, re
+        self.bar.append(' '.join(html.unescape(re.sub('<[^>]*>', '', value)).split()))
+    def _tick(self):
+        while not self._stop.wait(self.every):
+            if self.cell is not None and time.perf_counter() - self.t0 >= self.every:
+                self._say(f'running for {duration(time.perf_counter() - self.t0)}' + (f": {' '.join(self.bar)}" if self.bar else ''))
+    def __enter__(self):
+        import threading
+        self._stop = threading.Event()
+        threading.Thread(target=self._tick, daemon=True).start()
+        return self
+    def __exit__(self, *exc): self._stop.set()
+
+def _engine(name:str, every:float)->str:
+    "Register and name a papermill engine (papermill's nbclient one) that reports to a `CellProgress`."
+    import papermill.engines as E
+    class Client(E.PapermillNotebookClient):
+        def handle_comm_msg(self, outs, msg, cell_index):
+            super().handle_comm_msg(outs, msg, cell_index)
+            v = msg['content'].get('data', {}).get('state', {}).get('value')
+            if isinstance(v, str): self.nb_man.progress.widget(v)
+    class Engine(E.NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man, kernel_name, **kw):
+            p = nb_man.progress = CellProgress(name, nb_man.nb, every)
+            start, complete = nb_man.cell_start, nb_man.cell_complete
+            nb_man.cell_start = lambda cell, cell_index=None, **k: (p.start(cell_index), start(cell, cell_index, **k))[1]
+            nb_man.cell_complete = lambda cell, cell_index=None, **k: (complete(cell, cell_index, **k), p.complete(cell_index, cell.metadata.papermill.get('status')))[0]
+            orig, E.PapermillNotebookClient = E.PapermillNotebookClient, Client  # the client this engine's parent makes
+            try:
+                with p: return super().execute_managed_notebook(nb_man, kernel_name, **kw)
+            finally: E.PapermillNotebookClient = orig
+    E.papermill_engines.register('privbook-progress', Engine)
+    return 'privbook-progress'
+
+@contextlib.contextmanager
+def _kernel_log(path:Path):
+    "Send the kernel process's stderr and papermill's / asyncio's log records to `path`, not the terminal (the traceback is in the executed copy)."
+    import logging
+    with open(path, 'a', encoding='utf-8') as f:
+        h, loggers = logging.StreamHandler(f), [logging.getLogger(n) for n in ('papermill', 'asyncio')]
+        before = [l.propagate for l in loggers]
+        for l in loggers: l.addHandler(h); l.propagate = False
+        try: yield f
+        finally:
+            import gc; gc.collect()  # a stopped kernel's pending tasks report here, not on the terminal
+            for l, b in zip(loggers, before): l.removeHandler(h); l.propagate = b
 
 def _need_notebook_tools():
     "An ImportError naming the missing package unless papermill, nbclient and nbconvert import."
@@ -182,30 +261,35 @@ def run_notebook(nb:str|Path, # notebook path, or a name ('11_fmd_transfer' or '
                  scale:str='smoke', device:str='auto', data_root:str|None=None,
                  params:dict|None=None, # more papermill parameters (checked against the parameters cell)
                  html:bool=True, # also write an HTML render
-                 progress:bool=True, # progress bar over the notebook's cells (on stderr)
+                 progress:bool|float=True, # progress lines on stdout (a number: seconds between lines for a long cell; True: 30)
                  nbs:str|Path|None=None, # where to look the notebook up by name
                 )->Path:
-    "Execute `nb` with papermill into `out_dir`; returns the executed copy."
+    "Execute `nb` with papermill into `out_dir`; returns the executed copy. The kernel's own messages go to `<name>.kernel.log` beside it."
     _need_notebook_tools()
     import papermill as pm
+    from nbclient.exceptions import DeadKernelError
     from privbook.data import data_root as _root
     get_scale(scale)
     p = resolve_notebook(nb, nbs)
     params = check_params(p, dict(params or {}))
     out_dir = Path(_abs(out_dir))
     out_dir.mkdir(parents=True, exist_ok=True)
-    dest = out_dir/p.name
+    dest, t0 = out_dir/p.name, time.perf_counter()
     root = _abs(_root(data_root))
     pars = dict(scale=scale, device=device, data_root=root, out_dir=str(out_dir/'results'), **params)
     env_before = {k: os.environ.get(k) for k in ('PRIVBOOK_DATA', 'MPLBACKEND')}
     os.environ['PRIVBOOK_DATA'] = root  # the kernel inherits the resolved root
     os.environ.pop('MPLBACKEND', None)  # a non-interactive backend (MPLBACKEND=Agg) would keep every figure out of the notebook
+    engine = _engine(p.stem, 30 if progress is True else float(progress)) if progress else None
     try:
-        pm.execute_notebook(str(p), str(dest), parameters=pars, kernel_name='python3', language='python', cwd=str(out_dir),
-                            progress_bar=progress, log_output=False, kernel_manager_class=_kernel_manager())
+        with _kernel_log(out_dir/f'{p.stem}.kernel.log') as log:
+            pm.execute_notebook(str(p), str(dest), parameters=pars, kernel_name='python3', language='python', cwd=str(out_dir),
+                                progress_bar=False, log_output=False, engine_name=engine, kernel_manager_class=_kernel_manager(log))
     except pm.PapermillExecutionError as e:
         if html: to_html(dest)
         raise NotebookFailed(f"{p.name} failed in cell {e.exec_count}: {e.ename}: {e.evalue}\n  see the executed copy: {dest}") from None
+    except DeadKernelError: raise NotebookFailed(f"{p.name}: its kernel died (out of memory?); see {out_dir/(p.stem + '.kernel.log')}") from None
+    except KeyboardInterrupt as e: raise Interrupted(f"{p.stem} after {duration(time.perf_counter() - t0)}") from None
     finally:
         for k, v in env_before.items():
             if v is None: os.environ.pop(k, None)
@@ -233,6 +317,27 @@ def new_run_dir(out_root:str|Path # folder holding the runs (`--out`)
             d.mkdir()
             return d
         except FileExistsError: continue
+
+@contextlib.contextmanager
+def run_status(run_dir:Path, # a run folder
+               **info, # what runs there (command, notebooks, scale), kept in the file
+              ):
+    "Keep `run_dir/status.json` saying 'running', then 'ok', 'failed' or 'interrupted' (the body may set `state['status'] = 'failed'`)."
+    t0, state = time.perf_counter(), dict(status='running', started=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'), **info)
+    write = lambda: atomic_write_text(run_dir/'status.json', json.dumps(state, indent=1, default=str) + '\n')
+    write()
+    try:
+        yield state
+        if state['status'] == 'running': state['status'] = 'ok'
+    except KeyboardInterrupt as e:
+        state.update(status='interrupted', detail=str(e) or 'interrupted')
+        raise Interrupted(f"{state['detail']}; partial run kept in {run_dir}; marked interrupted in its status.json") from None
+    except BaseException as e:
+        state.update(status='failed', detail=f'{type(e).__name__}: {e}')
+        raise
+    finally:
+        state['seconds'] = round(time.perf_counter() - t0, 1)
+        write()
 
 def summarize(results:str|Path # a results folder or .jsonl file
              )->pd.DataFrame:
@@ -352,13 +457,15 @@ def pending_runs(folder:str|Path # a recorded run's results folder, e.g. data/re
     return out
 
 # %% ../nbs/06_cli.ipynb #48229795
+class ExecutorFailed(RuntimeError): pass
+
 def _unit_key(nb:Path, scale, device, params:dict, revision:str)->str:
     import hashlib
     blob = json.dumps(dict(nb=nb.name, scale=scale, device=device, params=params, revision=revision), sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
-def _done(run_dir:Path)->set:
-    "Keys of the notebooks `run_dir/done.jsonl` says succeeded; a partial last line (a run stopped while writing it) is dropped, with a warning."
+def _done(run_dir:Path, field:str='key')->set:
+    "`field` (key, notebook) of the notebooks `run_dir/done.jsonl` says succeeded; a partial last line (a run stopped while writing it) is dropped, with a warning."
     f = run_dir/'done.jsonl'
     if not f.exists(): return set()
     text = f.read_text(encoding='utf-8')
@@ -371,8 +478,58 @@ def _done(run_dir:Path)->set:
         if not line.strip(): continue
         try: e = json.loads(line)
         except json.JSONDecodeError as err: raise ValueError(f"run_dir: {f} line {i} is not a JSON record ({err.msg}); remove that line to resume") from None
-        if isinstance(e, dict) and e.get('ok'): keys.add(e.get('key'))
+        if isinstance(e, dict) and e.get('ok'): keys.add(e.get(field))
     return keys
+
+def _set_aside(run_dir:Path, nb:Path)->Path:
+    "Move an unfinished (failed or interrupted) earlier run of `nb` in `run_dir` to `run_dir/attempts/`: executed copy, HTML and its result rows."
+    ex = run_dir/nb.name
+    try: ids = set(run_rows(ex, run_dir/'results', slack=0).get('run_id', []))
+    except ValueError: raise ValueError(f"run_dir: {run_dir} holds an unfinished run of {nb.name} whose rows cannot be told apart (its executed copy has "
+                                        "no run times); use a new run folder") from None
+    dest = run_dir/'attempts'/f"{nb.stem}-{datetime.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    (dest/'results').mkdir(parents=True)
+    for f in sorted((run_dir/'results').glob('*.jsonl')):
+        lines = f.read_text(encoding='utf-8').splitlines(keepends=True)
+        mine = [json.loads(l).get('run_id') in ids for l in lines]
+        if any(mine):
+            atomic_write_text(dest/'results'/f.name, ''.join(l for l, m in zip(lines, mine) if m))
+            atomic_write_text(f, ''.join(l for l, m in zip(lines, mine) if not m))
+    for f in (ex, ex.with_suffix('.html'), ex.with_suffix('.kernel.log')):
+        if f.exists(): f.rename(dest/f.name)
+    return dest
+
+def _clear_the_way(run_dir:Path, todo:list, done_names:set):
+    "Before notebooks run in a reused `run_dir`: refuse one it already holds a finished run of; set aside an unfinished one."
+    again = [p.name for p, _ in todo if (run_dir/p.name).exists() and p.name in done_names]
+    if again: raise ValueError(f"run_dir: {run_dir} already holds a finished run of {', '.join(again)} that cannot be reused (another revision, scale, device or "
+                               "parameters, or uncommitted changes); "
+                               "a second one would replace its executed copy and mix its rows with the first's. Use a new run folder (leave out --run-dir)")
+    for p, _ in todo:
+        if (run_dir/p.name).exists(): print(f'{p.name}: its unfinished earlier run in this folder is set aside in {_set_aside(run_dir, p)}', flush=True)
+
+def recorded_seconds(nb:Path, # an experiment notebook of a checkout
+                    )->float|None:
+    "How long `nb` ran in the checkout's recorded cpu run (papermill's `duration` in data/results/cpu/notebooks/), None when unknown."
+    nbs = find_nbs(nb.parent)
+    f = None if nbs is None else nbs.parent/'data'/'results'/'cpu'/'notebooks'/nb.name
+    if f is None or not f.is_file(): return None
+    try: s = read_notebook(f).get('metadata', {}).get('papermill', {}).get('duration')
+    except ValueError: return None
+    return float(s) if isinstance(s, (int, float)) and not isinstance(s, bool) and s >= 0 else None
+
+def expected_times(nbs:list, # the notebooks about to run
+                   scale:str)->str:
+    "What to expect before a long run: each notebook's time in the recorded cpu run, and the total."
+    secs = {p.stem: recorded_seconds(p) for p in nbs}
+    known = [s for s in secs.values() if s is not None]
+    if not known: return f'expected time at scale {scale}: unknown (no recorded cpu run of these notebooks in data/results/cpu/notebooks/)'
+    head = ('expected time, from the recorded cpu run (on the machine that recorded it):' if scale == 'cpu' else
+            f'expected time at scale {scale}: unknown (runs are recorded at scale cpu only); the recorded cpu run took:')
+    w = max(len(n) for n in [*secs, 'total'])
+    lines = [f'  {n.ljust(w)}  {"unknown (no recorded run)" if s is None else duration(s)}' for n, s in secs.items()]
+    total = ('' if len(known) == len(secs) else 'at least ') + duration(sum(known))
+    return '\n'.join([head, *lines, f"  {'total'.ljust(w)}  {total}"])
 
 def run_unit(nb:Path, run_dir:Path, scale:str, device:str, data_root:str|None, params:dict, progress:bool=False)->dict:
     "Run one notebook into `run_dir` and say how it went (a failure is reported, not raised)."
@@ -387,17 +544,27 @@ def _sequential(units, run_dir, scale, device, data_root, progress):
     for i, (p, mine) in enumerate(units, 1):
         print(f'[{i}/{len(units)}] {p.name} at scale {scale}', flush=True)
         r = run_unit(p, run_dir, scale, device, data_root, mine, progress)
-        print(f"  {'ok' if r['ok'] else 'FAILED: ' + r['error']} ({r['seconds']:.0f} s)", flush=True)
+        print(f"  {'ok' if r['ok'] else 'FAILED: ' + r['error']} ({duration(r['seconds'])})", flush=True)
         yield r
 
-def _ray(units, run_dir, scale, device, data_root, address, cpus, gpus):
+def _ray_start(address:str|None)->bool:
+    "Start or join Ray (before any run folder exists); whether this call started it. An `ExecutorFailed` in one line when it cannot."
     try: import ray
     except ImportError: raise ImportError("executor: 'ray' needs Ray: install privbook's cluster extra (in a clone of privbook: pip install '.[cluster]')") from None
-    started = not ray.is_initialized()
-    if started: ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    if ray.is_initialized(): return False
+    try: ray.init(address=address, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    except Exception as e:
+        why = (str(e).strip().splitlines() or [''])[0][:200]
+        raise ExecutorFailed(f"executor: Ray did not start{' at ' + address if address else ''} ({type(e).__name__}: {why}); nothing was run "
+                             "and no run folder made. Check --address, or use --executor sequential") from None
+    return True
+
+def _ray(units, run_dir, scale, device, data_root, cpus, gpus):
+    import ray
     task = ray.remote(num_cpus=cpus, num_gpus=gpus, max_retries=0)(run_unit)
     pending = {task.remote(p, run_dir, scale, device, data_root, mine): p for p, mine in units}
     print(f'{len(pending)} notebooks submitted to Ray ({ray.cluster_resources().get("CPU", 0):.0f} CPUs, {ray.cluster_resources().get("GPU", 0):.0f} GPUs)', flush=True)
+    t0 = time.perf_counter()
     try:
         while pending:
             done, _ = ray.wait(list(pending), num_returns=1)
@@ -406,8 +573,7 @@ def _ray(units, run_dir, scale, device, data_root, address, cpus, gpus):
             except Exception as e: r = dict(notebook=p.name, ok=False, error=f'{p.name}: the Ray task failed: {e}', seconds=None)
             print(f"  {p.name}: {'ok' if r['ok'] else 'FAILED: ' + r['error']}", flush=True)
             yield r
-    finally:
-        if started: ray.shutdown()
+    except KeyboardInterrupt: raise Interrupted(f"{', '.join(p.stem for p in pending.values())} on Ray after {duration(time.perf_counter() - t0)}") from None
 
 def reproduce(scale:str='smoke', device:str='auto', only:str|None=None, data_root:str|None=None,
               out_root:str|Path='runs', nbs:str|Path|None=None, params:dict|None=None, progress:bool=True,
@@ -427,23 +593,35 @@ def reproduce(scale:str='smoke', device:str='auto', only:str|None=None, data_roo
         if k in RESERVED or k not in known: check_params(nbs_[0], {k: params[k]})  # raises, naming the parameter
     units = [(p, check_params(p, {k: v for k, v in params.items() if k in parameters(p)})) for p in nbs_]
     _need_notebook_tools()  # before anything is created
-    run_dir = new_run_dir(out_root) if run_dir is None else _writable_folder(Path(_abs(run_dir)), 'run_dir', 'run folder')
-    run_dir.mkdir(parents=True, exist_ok=True)
     rev = git_revision(nbs_[0].parent)
     keys = {p.name: _unit_key(p, scale, device, mine, rev) for p, mine in units}
-    done = _done(run_dir)  # read (and a partial last line dropped) whatever the revision, so appended lines start whole
+    reuse = run_dir is not None
+    if reuse: run_dir = _writable_folder(Path(_abs(run_dir)), 'run_dir', 'run folder')
+    done = _done(run_dir) if reuse else set()  # read (and a partial last line dropped) whatever the revision, so appended lines start whole
     if rev == 'unknown' or rev.endswith('+dirty'): done = set()
     todo = [(p, mine) for p, mine in units if keys[p.name] not in done]
-    for p, _ in units:
-        if keys[p.name] in done: print(f'skipped {p.name}: it already succeeded in {run_dir} for revision {rev}', flush=True)
-    runs = _sequential(todo, run_dir, scale, device, data_root, progress) if executor == 'sequential' else \
-           _ray(todo, run_dir, scale, device, data_root, address, cpus_per_notebook, gpus_per_notebook)
-    failures, times = [], {}
-    from privbook.core import _append_line
-    for r in runs:
-        times[r['notebook']] = r['seconds']
-        _append_line(run_dir/'done.jsonl', json.dumps(dict(key=keys[r['notebook']], revision=rev, **r)) + '\n')
-        if not r['ok']: failures.append(r['error'])
+    if reuse: _clear_the_way(run_dir, todo, _done(run_dir, 'notebook'))
+    started = _ray_start(address) if executor == 'ray' else False
+    try:
+        run_dir = run_dir if reuse else new_run_dir(out_root)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        for p, _ in units:
+            if keys[p.name] in done: print(f'skipped {p.name}: it already succeeded in {run_dir} for revision {rev}', flush=True)
+        if todo: print(expected_times([p for p, _ in todo], scale) + f'\nrunning into {run_dir}', flush=True)
+        failures, times = [], {}
+        from privbook.core import _append_line
+        with run_status(run_dir, command='reproduce', scale=scale, notebooks=[p.name for p, _ in todo], revision=rev) as st:
+            runs = _sequential(todo, run_dir, scale, device, data_root, progress) if executor == 'sequential' else \
+                   _ray(todo, run_dir, scale, device, data_root, cpus_per_notebook, gpus_per_notebook)
+            for r in runs:
+                times[r['notebook']] = r['seconds']
+                _append_line(run_dir/'done.jsonl', json.dumps(dict(key=keys[r['notebook']], revision=rev, **r)) + '\n')
+                if not r['ok']: failures.append(r['error'])
+            if failures: st.update(status='failed', detail=f'{len(failures)} of {len(todo)} notebooks failed')
+    finally:
+        if started:
+            import ray
+            ray.shutdown()
     atomic_write_text(run_dir/'timings.json', json.dumps(times, indent=1))
     res = run_dir/'results'
     summ = summarize(res) if res.exists() else summarize(run_dir)
@@ -474,7 +652,7 @@ def _parser():
     common.add_argument('-p', '--param', nargs=2, action='append', default=[], metavar=('NAME', 'VALUE'), help="notebook parameter (repeatable)")
     common.add_argument('-y', '--yaml', default=None, help="notebook parameters as a YAML mapping")
     common.add_argument('--dry-run', action='store_true', help="check the notebook(s) and parameters, run nothing")
-    common.add_argument('--no-progress', action='store_true', help="no progress bar")
+    common.add_argument('--no-progress', action='store_true', help="no progress lines (by default: one per finished cell, and every 30 s one for a long cell)")
     r = sub.add_parser('run', parents=[common], help='run one notebook with papermill')
     r.add_argument('notebook')
     r.add_argument('--record', action='store_true', help="copy the finished run into the checkout's data/results/<scale>/")
@@ -498,9 +676,11 @@ def _run(args, params)->int:
         print(f'would run {nb} at scale {args.scale} with {params or "no extra parameters"}')
         return 0
     _need_notebook_tools()  # before the run folder is created
+    est = recorded_seconds(nb)
     out = new_run_dir(args.out)
-    print(f'running {nb.name} at scale {args.scale} into {out}', flush=True)
-    dest = run_notebook(nb, out, args.scale, args.device, args.data_root, params, progress=not args.no_progress)
+    print(f'running {nb.name} at scale {args.scale} into {out}' + (f' (the recorded cpu run took {duration(est)})' if est else ''), flush=True)
+    with run_status(out, command='run', notebook=nb.name, scale=args.scale, params=params):
+        dest = run_notebook(nb, out, args.scale, args.device, args.data_root, params, progress=not args.no_progress)
     print(f'executed: {dest}\nhtml: {dest.with_suffix(".html")}')
     if (out/'results').exists():
         print(summarize(out/'results').to_string(index=False))
@@ -512,9 +692,11 @@ def _run(args, params)->int:
 
 def _reproduce(args, params)->int:
     if args.dry_run:
-        for p in experiment_notebooks(args.nbs, args.only):
+        nbs = experiment_notebooks(args.nbs, args.only)
+        for p in nbs:
             check_params(p, {k: v for k, v in params.items() if k in parameters(p)})
             print(f'would run {p} at scale {args.scale}')
+        if nbs: print(expected_times(nbs, args.scale))
         return 0
     run_dir, summ, failures = reproduce(args.scale, args.device, args.only, args.data_root, args.out, args.nbs, params, progress=not args.no_progress,
                                         executor=args.executor, address=args.address, cpus_per_notebook=args.cpus_per_notebook,
@@ -561,11 +743,15 @@ def main(argv:list|None=None)->int:
             return _run(args, params) if args.cmd == 'run' else _reproduce(args, params)
         _parser().print_help()
         return 0
-    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, NotebookFailed, TypeError, ImportError) as e:
+    except (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, IsADirectoryError, NotebookFailed, ExecutorFailed, TypeError, ImportError) as e:
         print(f'privbook: error: {e}', file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print('privbook: interrupted; the kernel was stopped', file=sys.stderr)
+    except KeyboardInterrupt as e:
+        if argv is None:  # the console script, about to exit: a second Ctrl-C, or the stopped kernel's pending task reported at exit, is no traceback
+            import logging
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            logging.getLogger('asyncio').disabled = True
+        print(f'privbook: interrupted: {e}' if str(e) else 'privbook: interrupted', file=sys.stderr, flush=True)
         return 130
 
 # %% ../nbs/06_cli.ipynb #ae3d043f

@@ -107,15 +107,32 @@ def _replace(module, ids):
         else: _replace(c, ids)
 
 # %% ../nbs/02_models.ipynb #2960c54b
-def _pretrained_state(arch, pretrained):
+def _pretrained_state(arch, pretrained)->tuple[Path, dict]:
+    "(the weights file, its state dict); errors name the file, never echo its contents."
     if isinstance(pretrained, (str, Path)): path = Path(pretrained).expanduser()
     else:
         w = torchvision.models.get_model_weights(arch).DEFAULT
         path = Path(torch.hub.get_dir())/'checkpoints'/os.path.basename(w.url)
-    if not path.exists():
-        raise FileNotFoundError(f"pretrained: no weights at {path}. Download them once where you have internet, e.g. "
+    if not path.is_file():
+        raise FileNotFoundError(f"pretrained: no weights file at {path}. Download them once where you have internet, e.g. "
                                 f"torchvision.models.get_model({arch!r}, weights='DEFAULT'), or pass pretrained='/path/to/weights.pth'")
-    return torch.load(path, map_location='cpu', weights_only=True)
+    try: sd = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception as e: raise ValueError(f"pretrained: {path} is not a PyTorch weights file that loads with weights_only=True ({type(e).__name__})") from None
+    if not isinstance(sd, dict) or not all(isinstance(v, torch.Tensor) for v in sd.values()):
+        raise ValueError(f"pretrained: {path} holds a {type(sd).__name__}, not a state dict (a dict of tensors, as torch.save(model.state_dict(), path) writes)")
+    return path, sd
+
+def _load_pretrained(net:nn.Module, arch:str, pretrained):
+    "Load `pretrained`'s weights into `net`, torchvision's 1000-class `arch`; a mismatch is a ValueError naming the file."
+    path, sd = _pretrained_state(arch, pretrained)
+    mine = net.state_dict()
+    missing = {k for k in mine.keys() - sd.keys() if not k.endswith('num_batches_tracked')}  # absent from older checkpoints; BatchNorm fills it in
+    extra = sd.keys() - mine.keys()
+    shape = [k for k in mine.keys() & sd.keys() if mine[k].shape != sd[k].shape]
+    if missing or extra or shape:
+        raise ValueError(f"pretrained: {path} is not a state dict of torchvision's {arch} with 1000 classes: {len(missing)} of {arch}'s "
+                         f"weights missing, {len(extra)} unknown, {len(shape)} of another shape")
+    net.load_state_dict(sd)
 
 def _int_arg(v, name:str, minimum:int)->int:
     "`v` as a Python int (numpy integers accepted) if it is an integer >= `minimum`; else a ValueError naming `name`."
@@ -147,7 +164,7 @@ def build(arch:str, # one of `ARCHS`
     if pretrained is not False:
         if arch == 'googlenet': kw = dict(aux_logits=True, init_weights=False)
         net = torchvision.models.get_model(arch, weights=None, num_classes=1000, **kw)
-        net.load_state_dict(_pretrained_state(arch, pretrained))
+        _load_pretrained(net, arch, pretrained)
         if arch == 'googlenet': net.aux_logits, net.aux1, net.aux2 = False, None, None
         if num_classes != 1000:
             parent, attr = _last_linear(net)

@@ -136,7 +136,7 @@ def test_sigterm_stops_the_kernel(tmp_path):
     exe = pathlib.Path(sys.executable).parent/'privbook'
     p = subprocess.Popen([str(exe), 'run', str(nb), '--out', str(tmp_path/'runs'), '--no-progress'], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     res = None
-    for _ in range(600):
+    for _ in range(1200):  # two minutes: a loaded machine starts kernels slowly
         time.sleep(0.1)
         res = next((tmp_path/'runs').glob('*/results/tiny.jsonl'), None) if (tmp_path/'runs').exists() else None
         if res is not None and len(res.read_text().splitlines()) >= 5: break
@@ -193,3 +193,112 @@ def test_recorded_notebooks_carry_no_machine_paths(tmp_path, monkeypatch):
     out = portable_paths(text, run, checkout)
     assert str(tmp_path) not in out
     assert out == 'out_dir = "runs/20261202-x/results"; data_root = "$PRIVBOOK_DATA"; nb = "./nbs/51.ipynb"'
+
+
+# --- long runs: expected times, progress, Ctrl-C, failed starts, one run per notebook and run folder ---
+
+def _slow_checkout(tmp_path, body="import time\nfor i in range(600):\n    run.rec.log('i', i)\n    time.sleep(0.05)"):
+    (tmp_path/'settings.ini').write_text('[DEFAULT]\n'); nbs = tmp_path/'nbs'; nbs.mkdir()
+    tiny_nb(nbs/'41_fakegrad_slow.ipynb', body=body)
+    return nbs
+
+def _interrupt(args, rows, cwd=ROOT):
+    "Start `privbook *args` in a session of its own, send the session SIGINT (Ctrl-C) once `rows` has 5 lines; (rc, stdout, stderr)."
+    import os, signal, time
+    exe = pathlib.Path(sys.executable).parent/'privbook'
+    p = subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True)
+    for _ in range(1200):
+        time.sleep(0.1)
+        f = next(iter(rows()), None)
+        if f is not None and len(f.read_text().splitlines()) >= 5: break
+    else: p.kill(); raise AssertionError('the notebook never started logging')
+    os.killpg(p.pid, signal.SIGINT)
+    out, err = p.communicate(timeout=120)
+    return p.returncode, out, err
+
+@pytest.mark.parametrize('cmd', ['run', 'reproduce'])
+def test_ctrl_c_ends_with_one_line_and_marks_the_run(tmp_path, cmd):
+    nbs = _slow_checkout(tmp_path)
+    runs = tmp_path/'runs'
+    args = ['run', str(nbs/'41_fakegrad_slow.ipynb')] if cmd == 'run' else ['reproduce', '--only', 'slow', '--nbs', str(nbs)]
+    rc, out, err = _interrupt([*args, '--out', str(runs), '--no-progress'], lambda: runs.glob('*/results/tiny.jsonl'))
+    assert rc == 130
+    lines = [l for l in err.splitlines() if l.strip()]
+    assert len(lines) == 1 and 'Traceback' not in err, err
+    run_dir = next(runs.iterdir())
+    assert 'interrupted' in lines[0] and '41_fakegrad_slow' in lines[0] and str(run_dir) in lines[0], lines[0]
+    status = json.loads((run_dir/'status.json').read_text())
+    assert status['status'] == 'interrupted' and '41_fakegrad_slow' in status['detail']
+
+def test_failed_run_is_marked_failed(tmp_path):
+    nb = tiny_nb(tmp_path/'boom.ipynb', body="raise RuntimeError('boom')")
+    r = sh('run', str(nb), '--out', str(tmp_path/'runs'), '--no-progress')
+    assert r.returncode == 2
+    status = json.loads((next((tmp_path/'runs').iterdir())/'status.json').read_text())
+    assert status['status'] == 'failed' and 'boom' in status['detail']
+    r = sh('run', str(tiny_nb(tmp_path/'fine.ipynb')), '--out', str(tmp_path/'ok'), '--no-progress')
+    assert r.returncode == 0 and json.loads((next((tmp_path/'ok').iterdir())/'status.json').read_text())['status'] == 'ok'
+
+def test_ray_that_cannot_start_is_one_line_and_no_run_folder(tmp_path, monkeypatch, capsys):
+    ray = pytest.importorskip('ray')
+    nbs = _slow_checkout(tmp_path, body="run.rec.log('i', 1)")
+    def boom(*a, **k): raise ConnectionError('could not reach the head node at 10.0.0.1:6379')
+    monkeypatch.setattr(ray, 'init', boom)
+    monkeypatch.setattr(ray, 'is_initialized', lambda: False)
+    rc = cli.main(['reproduce', '--executor', 'ray', '--nbs', str(nbs), '--out', str(tmp_path/'runs'), '--address', '10.0.0.1:6379'])
+    err = capsys.readouterr().err
+    assert rc == 2 and len(err.strip().splitlines()) == 1 and 'Ray' in err and 'ConnectionError' in err, err
+    assert not (tmp_path/'runs').exists() or not any((tmp_path/'runs').iterdir()), 'no run folder when Ray did not start'
+
+def test_a_run_folder_holds_one_run_per_notebook(tmp_path):
+    nbs = _tiny_checkout(tmp_path)
+    d = tmp_path/'run'
+    _, _, f = cli.reproduce('smoke', only='41_fakegrad_a', nbs=nbs, run_dir=d, progress=False)
+    assert f == [] and len(core.read_results(d/'results'/'a.jsonl')) == 50
+    before = (d/'41_fakegrad_a.ipynb').read_bytes()
+    # the same notebook again with other parameters: refused, nothing replaced or added
+    with pytest.raises(ValueError, match='41_fakegrad_a'): cli.reproduce('smoke', only='41_fakegrad_a', nbs=nbs, run_dir=d, params={'k': 2}, progress=False)
+    assert (d/'41_fakegrad_a.ipynb').read_bytes() == before and len(core.read_results(d/'results'/'a.jsonl')) == 50
+    # a failed attempt is set aside (executed copy, HTML, its rows) before the notebook runs there again
+    tiny_nb(nbs/'43_fakegrad_c.ipynb', body="run = core.setup_run('c', scale, 'cpu', seed, out_dir)\nfor i in range(3): run.rec.log('i', i)\nassert k == 2")
+    _, _, f = cli.reproduce('smoke', only='43_fakegrad_c', nbs=nbs, run_dir=d, progress=False)
+    assert len(f) == 1 and len(core.read_results(d/'results'/'c.jsonl')) == 3
+    _, _, f = cli.reproduce('smoke', only='43_fakegrad_c', nbs=nbs, run_dir=d, params={'k': 2}, progress=False)
+    assert f == []
+    assert core.read_results(d/'results'/'c.jsonl').value.tolist() == [0, 1, 2], 'only the new run\'s rows'
+    aside = list((d/'attempts').iterdir())
+    assert len(aside) == 1 and (aside[0]/'43_fakegrad_c.ipynb').exists() and len(core.read_results(aside[0]/'results'/'c.jsonl')) == 3
+    assert len(core.read_results(d/'results'/'a.jsonl')) == 50, 'other notebooks\' rows untouched'
+
+def _recorded(checkout, name, seconds):
+    d = checkout/'data'/'results'/'cpu'/'notebooks'; d.mkdir(parents=True, exist_ok=True)
+    nb = nbformat.v4.new_notebook(); nb.metadata['papermill'] = dict(duration=seconds)
+    nbformat.write(nb, d/f'{name}.ipynb')
+
+def test_reproduce_says_how_long_before_starting(tmp_path):
+    nbs = _tiny_checkout(tmp_path)
+    _recorded(tmp_path, '41_fakegrad_a', 3153.9)
+    r = sh('reproduce', '--scale', 'cpu', '--only', 'fakegrad', '--nbs', str(nbs), '--dry-run')
+    assert r.returncode == 0, r.stderr
+    line = lambda name: next(l for l in r.stdout.splitlines() if name in l and 'would run' not in l)
+    assert '53 min' in line('41_fakegrad_a') and 'unknown' in line('42_fakegrad_b')
+    assert 'at least 53 min' in line('total'), r.stdout
+    r = sh('reproduce', '--scale', 'smoke', '--only', 'fakegrad', '--nbs', str(nbs), '--dry-run')
+    assert 'unknown' in r.stdout and 'cpu' in r.stdout and '53 min' in r.stdout
+
+def test_reproduce_cpu_estimate_is_the_recorded_runs_time():
+    r = sh('reproduce', '--scale', 'cpu', '--only', 'fakegrad', '--dry-run')
+    assert r.returncode == 0, r.stderr
+    total = 0
+    for p in sorted((ROOT/'data'/'results'/'cpu'/'notebooks').glob('4*_fakegrad_*.ipynb')):
+        s = json.loads(p.read_text())['metadata']['papermill']['duration']; total += s
+        assert p.stem in r.stdout and cli.duration(s) in next(l for l in r.stdout.splitlines() if p.stem in l and 'would run' not in l)
+    assert total > 0 and cli.duration(total) in next(l for l in r.stdout.splitlines() if 'total' in l)
+
+def test_run_shows_the_notebooks_own_progress(tmp_path, capsys):
+    nb = tiny_nb(tmp_path/'bar.ipynb', body="import time\nfrom tqdm.auto import tqdm\nfor i in tqdm(range(8), desc='steps'): time.sleep(0.5)")
+    cli.run_notebook(nb, tmp_path/'run', html=False, progress=1)
+    out = capsys.readouterr().out
+    assert 'cell 1/3 done in' in out and 'bar: cell 3/3 done in' in out, out  # the cell papermill injects counts too
+    running = [l for l in out.splitlines() if 'running for' in l]
+    assert running and any('steps:' in l and '% ' in l and '/8 [' in l for l in running), out

@@ -379,3 +379,21 @@ def test_predict_matches_model(tiny):
     out = models.predict(tiny, X, batch_size=3)
     with torch.no_grad(): ref = tiny.eval()(X)
     assert out.shape == (4, 10) and torch.allclose(out, ref, atol=1e-5)
+
+# build(pretrained=PATH): every error names the file and what was expected, never the file's contents
+def _pretrained_cases(tmp_path):
+    import torchvision
+    vgg = tmp_path/'vgg11.pth'; torch.save(torchvision.models.vgg11(weights=None).state_dict(), vgg)
+    junk = tmp_path/'notes.pth'; junk.write_bytes(b'SECRET-TEXT not a checkpoint at all\n' * 10)
+    lst = tmp_path/'list.pth'; torch.save([torch.zeros(2)], lst)
+    (tmp_path/'adir').mkdir()
+    return [(tmp_path/'missing.pth', FileNotFoundError), (tmp_path/'adir', FileNotFoundError),
+            (junk, ValueError), (lst, ValueError), (vgg, ValueError)]
+
+def test_build_pretrained_errors_name_the_file(tmp_path):
+    for path, err in _pretrained_cases(tmp_path):
+        with pytest.raises(err) as e: models.build('resnet18', 10, pretrained=path)
+        msg = str(e.value)
+        assert msg.startswith('pretrained:') and str(path) in msg, msg
+        assert 'SECRET' not in msg and len(msg) < 400, msg
+    with pytest.raises(ValueError, match='resnet18'): models.build('resnet18', 10, pretrained=tmp_path/'vgg11.pth')
