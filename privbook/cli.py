@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_cli.ipynb #bae98584
 from __future__ import annotations
-import argparse, ast, contextlib, datetime, textwrap, fnmatch, json, operator, os, secrets, shutil, signal, sys, time, warnings
+import argparse, ast, contextlib, datetime, textwrap, fnmatch, json, operator, os, re, secrets, shutil, signal, sys, time, warnings
 from pathlib import Path
 import pandas as pd
 import privbook
@@ -129,12 +129,20 @@ def _fits(value, default)->bool:
     if isinstance(default, (list, tuple)): return isinstance(value, (list, tuple))
     return isinstance(value, type(default))
 
+def _or_defaulted(nb_path)->set:
+    "Parameters the notebook reads as `name = name or ...` (also through `core.list_param`): for them 0, [] or '' silently mean the default."
+    pat = re.compile(r'^\s*(\w+)\s*=\s*(?:core\.list_param\()?\1\b[^\n]*\bor\b', re.M)
+    return {m for c in read_notebook(nb_path)['cells'] if c.get('cell_type') == 'code' for m in pat.findall(''.join(c['source']))}
+
 def check_params(nb_path:str|Path, # the notebook the parameters are for
                  params:dict, # {name: value} from -p / -y
                 )->dict:
     "`params` unchanged if every name is a parameter of the notebook and every value fits its default's type."
-    known = parameters(nb_path)
+    known, falsy = parameters(nb_path), None
     for k, v in params.items():
+        if known.get(k, _ANY) is None and v is not None and not isinstance(v, bool) and not v and isinstance(v, (int, float, str, list, tuple)):
+            falsy = _or_defaulted(nb_path) if falsy is None else falsy
+            if k in falsy: raise ValueError(f"-p {k}: {v!r} would silently become the notebook's per-scale default (it reads {k} or ...); give a value >= 1, or None for the default")
         if k in RESERVED: raise ValueError(f"-p {k}: set it with {RESERVED[k]}, not -p")
         if k not in known: raise ValueError(f"-p {k}: {Path(nb_path).name} has no parameter {k!r}; its parameters: {', '.join(known)}")
         if not _fits(v, known[k]):

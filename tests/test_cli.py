@@ -302,3 +302,12 @@ def test_run_shows_the_notebooks_own_progress(tmp_path, capsys):
     assert 'cell 1/3 done in' in out and 'bar: cell 3/3 done in' in out, out  # the cell papermill injects counts too
     running = [l for l in out.splitlines() if 'running for' in l]
     assert running and any('steps:' in l and '% ' in l and '/8 [' in l for l in running), out
+
+
+def test_zero_for_a_per_scale_count_is_refused_not_replaced():
+    "`-p n_attacked 0` used to become the per-scale default silently (the notebook reads `n_attacked or ...`)."
+    from privbook import cli
+    nb = ROOT/'nbs'/'32_disguise_attacks.ipynb'
+    for v in (0, 0.0, []):
+        with pytest.raises(ValueError, match='would silently become'): cli.check_params(nb, {'n_attacked' if v != [] else 'known_pairs': v})
+    assert cli.check_params(nb, {'n_attacked': 7}) == {'n_attacked': 7}
