@@ -54,7 +54,10 @@ def test_shell_command(cmd, tmp_path):
         words = [w.replace('out.ipynb', str(tmp_path/'out.ipynb')) for w in words]
         r = subprocess.run([str(BIN/'papermill'), *words[1:]], capture_output=True, text=True, cwd=ROOT, env=env, timeout=900)
     elif prog == 'pip':  # from the checkout or its wheel: test_wheel builds the wheel and installs it with [notebooks]
-        assert words[1] == 'install' and re.fullmatch(r"\.(\[notebooks\])?|dist/privbook-\*\.whl", words[2]), cmd
+        assert words[1] == 'install' and re.fullmatch(r"\.(\[\w+\])?|dist/privbook-\*\.whl", words[2]), cmd
+        extra = re.fullmatch(r"\.\[(\w+)\]", words[2])
+        extras = set(re.findall(r'^(\w+)_requirements\s*=', (ROOT/'settings.ini').read_text(), re.M)) - {'dev'}
+        assert extra is None or extra.group(1) in extras, f'{cmd}: no such extra (settings.ini declares {sorted(extras)})'
         return
     elif prog == 'python':
         assert words[1:] == ['-m', 'build'], cmd  # test_wheel builds the same wheel (without build isolation, offline)
