@@ -988,8 +988,7 @@ def condition_claim(rec, # a `core.Recorder`
     d = metrics.bootstrap_diff(ua.sort_index().values, ub.sort_index().values, seed=seed)
     ids = dict(protocol=protocol, a=str(a), b=str(b), **params)
     if gate_failed is None: return metrics.claim(rec, what, d, op, than, tol, paper=paper, **ids)
-    print(f'(not a verdict) {metrics.claim_line(what, d, op, than, tol, paper)}')
-    return metrics.untestable(rec, what, gate_failed, **ids)
+    return metrics.untestable(rec, what, f'{gate_failed}; the interval, not a verdict: {d} (n={d.n})', **ids)
 
 def gate_recognizers(rec, # a `core.Recorder`
                      tab:'pd.DataFrame', # a `recognition_table` with the learned protocols and the baselines ('pixel', 'eigen')
