@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from pytorch_msssim import ssim as _ssim
 from .core import check_images, check_labels, check_positive, get_device, seed_everything
-from . import data as pdata, models
+from . import data as pdata, models, metrics
 
 # %% auto #0
 __all__ = ['STRUCTURES', 'LAYERS', 'PROTOCOLS', 'BASELINES', 'READINGS', 'MAX_BYTES', 'masknet_shapes', 'phi', 'phi_all',
@@ -867,11 +867,10 @@ def cloak_stats(x:torch.Tensor, # clean images in [0,1]
                 xc:torch.Tensor, # their cloaked (or noised) versions
                 rho_pixel:float|None=None, # the clip: also report the fraction of pixels at it
                 border:int=5, # width of the frame counted apart
-                tol:float=1e-4, # a pixel is at the clip when |delta| >= rho_pixel - tol
+                tol:float=0.5/255, # a pixel is at the clip when |delta| >= rho_pixel - tol (half an 8-bit level: it is saved at the clip)
                )->'pd.DataFrame':
     "Per image: L2 and L-inf of the perturbation, SSIM and DSSIM, and (with `rho_pixel`) the fraction of pixels at the clip overall, in the `border` frame and inside it."
     import pandas as pd
-    from . import metrics
     check_positive(border, 'border', integer=True, minimum=1)
     if 2 * border >= min(x.shape[-2:]): raise ValueError(f"border: expected less than half the image side {min(x.shape[-2:])}, got {border}")
     d = xc.float() - x.float()
@@ -982,7 +981,6 @@ def condition_claim(rec, # a `core.Recorder`
                     gate_failed:str|None=None, # why the recognizer cannot carry a verdict (its failed gate): recorded as untestable
                     seed:int=0, **params)->str:
     "Paired bootstrap interval of accuracy(a) - accuracy(b) over users, recorded as a claim row (`metrics.claim`); returns the verdict."
-    from . import metrics
     ua, ub = _per_user(tab, a, protocol), _per_user(tab, b, protocol)
     if set(ua.index) != set(ub.index): raise ValueError(f"b: conditions {a!r} and {b!r} must hold the same users to be paired")
     d = metrics.bootstrap_diff(ua.sort_index().values, ub.sort_index().values, seed=seed)
@@ -995,7 +993,6 @@ def gate_recognizers(rec, # a `core.Recorder`
                      clean, # the condition with every user's clean photos
                      seed:int=0, **params)->dict:
     "Gate each learned recognizer: its clean accuracy (users x repeats, two-level bootstrap) above the better baseline's; a gate row each; {protocol: None if passed else the reason}."
-    from . import metrics
     missing = [p for p in BASELINES if p not in set(tab.protocol)]
     if missing: raise ValueError(f"tab: expected the baselines {BASELINES} among the protocols, missing {missing}")
     base = {p: _per_user(tab, clean, p).mean() for p in BASELINES}
