@@ -867,7 +867,7 @@ def cloak_stats(x:torch.Tensor, # clean images in [0,1]
                 xc:torch.Tensor, # their cloaked (or noised) versions
                 rho_pixel:float|None=None, # the clip: also report the fraction of pixels at it
                 border:int=5, # width of the frame counted apart
-                tol:float=0.5/255, # a pixel is at the clip when |delta| >= rho_pixel - tol (half an 8-bit level: it is saved at the clip)
+                sat:float=0.95, # a pixel is at the clip when |delta| >= sat x rho_pixel (`cloak`'s tanh never quite reaches the clip)
                )->'pd.DataFrame':
     "Per image: L2 and L-inf of the perturbation, SSIM and DSSIM, and (with `rho_pixel`) the fraction of pixels at the clip overall, in the `border` frame and inside it."
     import pandas as pd
@@ -877,7 +877,8 @@ def cloak_stats(x:torch.Tensor, # clean images in [0,1]
     out = dict(l2=d.flatten(1).norm(dim=1), linf=metrics.linf(x, xc), ssim=metrics.ssim(x, xc), dssim=metrics.dssim(x, xc))
     if rho_pixel is not None:
         check_positive(rho_pixel, 'rho_pixel', maximum=1)
-        at = (d.abs() >= rho_pixel - tol).float()
+        if not 0 < sat <= 1: raise ValueError(f"sat: expected a fraction of the clip in (0, 1], got {sat!r}")
+        at = (d.abs() >= sat * rho_pixel - 1e-6).float()
         frame = torch.ones(x.shape[-2:], dtype=torch.bool, device=x.device)
         frame[border:-border, border:-border] = False
         out.update(at_clip=at.flatten(1).mean(1), at_clip_border=at[..., frame].flatten(1).mean(1), at_clip_inside=at[..., ~frame].flatten(1).mean(1))
