@@ -9,14 +9,15 @@ from dataclasses import dataclass, field
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from pytorch_msssim import ssim as _ssim
 from .core import check_images, check_labels, check_positive, get_device, seed_everything
-from . import data as pdata, models
+from . import data as pdata, models, metrics
 
 # %% auto #0
-__all__ = ['STRUCTURES', 'LAYERS', 'PROTOCOLS', 'READINGS', 'MAX_BYTES', 'masknet_shapes', 'phi', 'phi_all', 'MaskNet',
-           'MaskNets', 'cloak', 'InvNet', 'attacker_pairs', 'train_invnet', 'restore', 'Faces', 'load_faces',
+__all__ = ['STRUCTURES', 'LAYERS', 'PROTOCOLS', 'BASELINES', 'READINGS', 'MAX_BYTES', 'masknet_shapes', 'phi', 'phi_all',
+           'MaskNet', 'MaskNets', 'cloak', 'InvNet', 'attacker_pairs', 'train_invnet', 'restore', 'Faces', 'load_faces',
            'faces_for_scale', 'train_recognizer', 'pretrain_extractor', 'embed', 'attack_success', 'HyperNet',
            'train_ensemble', 'ensemble_accuracy', 'train_masknet', 'mc_dropout', 'kl_diversity', 'weight_spread',
-           'noise_pairs', 'cloak_users', 'recognition_table', 'mix_inversion', 'off_diagonal', 'summary']
+           'noise_pairs', 'random_masknet', 'sign_noise', 'cloak_stats', 'cloak_users', 'recognition_table',
+           'mix_inversion', 'off_diagonal', 'summary', 'condition_claim', 'gate_recognizers']
 
 # %% ../nbs/20_hyperobf.ipynb #504376bb
 STRUCTURES = {1: dict(c1=16, c2=32, d=256), 2: dict(c1=16, c2=32, d=128), 3: dict(c1=32, c2=32, d=256)}
@@ -387,7 +388,9 @@ def load_faces(dataset:str='auto', # 'auto' (olivetti, else mnist5k), 'olivetti'
 # %% ../nbs/20_hyperobf.ipynb #199f4ca3
 def faces_for_scale(scale, # a `core.Scale` (or its name)
                     dataset:str='auto', # 'auto' / 'olivetti' / 'mnist5k' at smoke and cpu; 'imagefolder:PATH' (FaceScrub) at paper
-                    root=None, seed:int=0)->Faces:
+                    root=None, seed:int=0,
+                    image_size:int|None=None, # image side at smoke / cpu scale (default 32; Olivetti's own is 64)
+                   )->Faces:
     "The face split an experiment uses at `scale`: small at smoke, Olivetti at cpu, FaceScrub (64 px) at paper."
     from privbook.core import get_scale
     S = get_scale(scale)
@@ -399,8 +402,9 @@ def faces_for_scale(scale, # a `core.Scale` (or its name)
                        n_train=S.pick(smoke=5, paper=25), n_test=S.pick(smoke=3, paper=10), seed=seed)  # smoke's: the dry run's
         f.pretrained = True  # the thesis's recognizer starts from a pretrained ResNet-18: torchvision's ImageNet weights
         return f
-    if S.name == 'smoke': return load_faces(dataset, root, image_size=32, n_private=6, n_train=5, n_test=3, seed=seed)
-    return load_faces(dataset, root, image_size=32, seed=seed)
+    side = 32 if image_size is None else _check_side(image_size, 'image_size', 4096)
+    if S.name == 'smoke': return load_faces(dataset, root, image_size=side, n_private=6, n_train=5, n_test=3, seed=seed)
+    return load_faces(dataset, root, image_size=side, seed=seed)
 
 # %% ../nbs/20_hyperobf.ipynb #27f3fd35
 def train_recognizer(x:torch.Tensor, y:torch.Tensor, num_classes:int,
@@ -476,10 +480,22 @@ def embed(model:nn.Module, # a recognizer from `train_recognizer` / `pretrain_ex
     finally: setattr(parent, name, fc)
     return F.normalize(f.flatten(1), dim=1)
 
-PROTOCOLS = ('scratch', 'finetune', 'gallery')
+PROTOCOLS = ('scratch', 'finetune', 'gallery', 'pixel', 'eigen')
+BASELINES = ('pixel', 'eigen')  # the trivial recognizers every learned one is gated against
+
+def _baseline_predict(x, y, q, protocol, n_components=50):
+    "1-NN (scikit-learn) on raw pixels ('pixel') or on the gallery's principal components ('eigen': eigenfaces)."
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.decomposition import PCA
+    a, b = x.flatten(1).cpu().numpy(), q.flatten(1).cpu().numpy()
+    if protocol == 'eigen':
+        pca = PCA(n_components=min(n_components, *a.shape), random_state=0).fit(a)
+        a, b = pca.transform(a), pca.transform(b)
+    return torch.as_tensor(KNeighborsClassifier(1).fit(a, y.cpu().numpy()).predict(b))
 
 def _predict_protocol(faces, x, protocol, seed, extractor, kw):
     "Predicted identities of the clean test images for a recognizer of `protocol` built on training images `x`."
+    if protocol in BASELINES: return _baseline_predict(x, faces.train_y, faces.test_x, protocol, **kw).to(faces.test_y.device)
     if protocol == 'gallery':   # nearest class mean (cosine) of the embeddings: no training at all
         g, q = embed(extractor, x), embed(extractor, faces.test_x)
         cent = F.normalize(torch.stack([g[faces.train_y == c].mean(0) for c in range(faces.num_classes)]), dim=1)
@@ -492,7 +508,7 @@ def attack_success(faces:Faces, # the identity split
                    targets:list|None=None, # identities to report (default: the keys of `replaced`)
                    seed:int=0, # seed of the first recognizer
                    repeats:int=1, # recognizers (seeds seed, seed+1000, ...); the accuracies are their means
-                   protocol:str='scratch', # 'scratch' (train from scratch), 'finetune' (fine-tune a pretrained extractor), 'gallery' (nearest class mean of its embeddings)
+                   protocol:str='scratch', # 'scratch' (train from scratch), 'finetune' (fine-tune a pretrained extractor), 'gallery' (nearest class mean of its embeddings), 'pixel' / 'eigen' (1-NN on pixels / eigenfaces)
                    extractors:list|None=None, # pretrained extractors, one per repeat (for 'finetune' and 'gallery')
                    per_repeat:bool=False, # return the list of per-recognizer results instead of their mean
                    **kw)->dict|list:
@@ -501,7 +517,7 @@ def attack_success(faces:Faces, # the identity split
     if not targets: raise ValueError("targets: expected at least one target identity")
     check_positive(repeats, 'repeats', integer=True, minimum=1)
     if protocol not in PROTOCOLS: raise ValueError(f"protocol: expected one of {PROTOCOLS}, got {protocol!r}")
-    if protocol != 'scratch' and (extractors is None or len(extractors) < repeats):
+    if protocol in ('finetune', 'gallery') and (extractors is None or len(extractors) < repeats):
         raise ValueError(f"extractors: protocol {protocol!r} needs one pretrained extractor per repeat ({repeats}), "
                          f"got {0 if extractors is None else len(extractors)}")
     x = faces.train_x.clone()
@@ -817,6 +833,57 @@ def noise_pairs(x:torch.Tensor, # clean public images
         lo, hi = (mid, hi) if q > ssim else (lo, mid)
     return (x + (lo + hi) / 2 * e).clamp(0, 1), x
 
+# %% ../nbs/20_hyperobf.ipynb #d5e3fab2
+def random_masknet(like:MaskNet, # a MaskNet whose structure, channels, size and device to copy
+                   seed:int=0, # seed of PyTorch's default initialisation
+                  )->MaskNet:
+    "An untrained MaskNet like `like`: the control that says whether training the MaskNet matters."
+    if not isinstance(like, MaskNet): raise TypeError(f"like: expected a MaskNet, got {type(like).__name__}")
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(_check_seed(seed, 'seed'))
+        m = MaskNet(like.structure, like.in_channels, like.image_size, like.pool)
+    return m.to(next(like.parameters()).device).eval()
+
+def sign_noise(x:torch.Tensor, # images in [0,1]
+               rho_pixel:float, # per-pixel amplitude: the cloak's clip (its L-inf)
+               l2:torch.Tensor|None=None, # per-image L2 norm to scale to (N,), e.g. the cloaks'; None: stay at the clip
+               seed:int=0, iters:int=30)->torch.Tensor:
+    "`x` + random signs x rho_pixel, clamped to [0, 1]; with `l2`, each image's noise scaled (bisection) so that its perturbation has that L2 norm."
+    check_images(x, 'x')
+    check_positive(rho_pixel, 'rho_pixel', maximum=1)
+    s = torch.randint(0, 2, x.shape, generator=torch.Generator().manual_seed(seed)).to(x) * 2 - 1
+    xs = lambda a: (x + a.view(-1, *[1]*(x.ndim - 1)) * rho_pixel * s).clamp(0, 1)
+    if l2 is None: return xs(torch.ones(len(x), device=x.device))
+    l2 = torch.as_tensor(l2, dtype=x.dtype, device=x.device)
+    if l2.shape != (len(x),) or not torch.isfinite(l2).all() or (l2 < 0).any(): raise ValueError(f"l2: expected {len(x)} finite norms >= 0, got shape {tuple(l2.shape)}")
+    lo, hi = torch.zeros_like(l2), torch.ones_like(l2)   # the norm grows with the scale; above 1 it would pass the clip
+    for _ in range(iters):
+        mid = (lo + hi) / 2
+        big = (xs(mid) - x).flatten(1).norm(dim=1) > l2
+        lo, hi = torch.where(big, lo, mid), torch.where(big, mid, hi)
+    return xs((lo + hi) / 2)
+
+def cloak_stats(x:torch.Tensor, # clean images in [0,1]
+                xc:torch.Tensor, # their cloaked (or noised) versions
+                rho_pixel:float|None=None, # the clip: also report the fraction of pixels at it
+                border:int=5, # width of the frame counted apart
+                sat:float=0.95, # a pixel is at the clip when |delta| >= sat x rho_pixel (`cloak`'s tanh never quite reaches the clip)
+               )->'pd.DataFrame':
+    "Per image: L2 and L-inf of the perturbation, SSIM and DSSIM, and (with `rho_pixel`) the fraction of pixels at the clip overall, in the `border` frame and inside it."
+    import pandas as pd
+    check_positive(border, 'border', integer=True, minimum=1)
+    if 2 * border >= min(x.shape[-2:]): raise ValueError(f"border: expected less than half the image side {min(x.shape[-2:])}, got {border}")
+    d = xc.float() - x.float()
+    out = dict(l2=d.flatten(1).norm(dim=1), linf=metrics.linf(x, xc), ssim=metrics.ssim(x, xc), dssim=metrics.dssim(x, xc))
+    if rho_pixel is not None:
+        check_positive(rho_pixel, 'rho_pixel', maximum=1)
+        if not 0 < sat <= 1: raise ValueError(f"sat: expected a fraction of the clip in (0, 1], got {sat!r}")
+        at = (d.abs() >= sat * rho_pixel - 1e-6).float()
+        frame = torch.ones(x.shape[-2:], dtype=torch.bool, device=x.device)
+        frame[border:-border, border:-border] = False
+        out.update(at_clip=at.flatten(1).mean(1), at_clip_border=at[..., frame].flatten(1).mean(1), at_clip_inside=at[..., ~frame].flatten(1).mean(1))
+    return pd.DataFrame({k: v.detach().cpu().numpy() for k, v in out.items()})
+
 # %% ../nbs/20_hyperobf.ipynb #44da358a
 def _users(faces, n, targets):
     t = list(range(n)) if targets is None else list(targets)
@@ -894,3 +961,50 @@ def summary(vals)->dict:
     "Mean, variance and range of attack success rates (Table 5.2)."
     v = np.asarray(vals, dtype=float)
     return dict(mean=v.mean(), variance=v.var(), low=v.min(), high=v.max())
+
+# %% ../nbs/20_hyperobf.ipynb #a8b6cd05
+def _target_rows(tab, condition, protocol):
+    "The target users' rows of one condition (a name or a tuple) and protocol."
+    key = condition if isinstance(condition, tuple) else (condition,)
+    c = tab.condition.map(lambda v: v if isinstance(v, tuple) else (v,))
+    d = tab[(c == key) & (tab.protocol == protocol) & (tab.user != '_others')]
+    if d.empty: raise ValueError(f"condition: no rows of condition {condition!r} under protocol {protocol!r}")
+    return d
+
+def _per_user(tab, condition, protocol): return _target_rows(tab, condition, protocol).groupby('user').accuracy.mean()
+
+def condition_claim(rec, # a `core.Recorder`
+                    tab:'pd.DataFrame', # a `recognition_table`
+                    what:str, # the claim in words
+                    a, b, # the two conditions: the claim is about accuracy(a) - accuracy(b), paired over users
+                    protocol:str, # the recognizer
+                    op:str='<', than:float=0., tol:float=0., paper:float|None=None, # as in `metrics.claim`
+                    gate_failed:str|None=None, # why the recognizer cannot carry a verdict (its failed gate): recorded as untestable
+                    seed:int=0, **params)->str:
+    "Paired bootstrap interval of accuracy(a) - accuracy(b) over users, recorded as a claim row (`metrics.claim`); returns the verdict."
+    ua, ub = _per_user(tab, a, protocol), _per_user(tab, b, protocol)
+    if set(ua.index) != set(ub.index): raise ValueError(f"b: conditions {a!r} and {b!r} must hold the same users to be paired")
+    d = metrics.bootstrap_diff(ua.sort_index().values, ub.sort_index().values, seed=seed)
+    ids = dict(protocol=protocol, a=str(a), b=str(b), **params)
+    if gate_failed is None: return metrics.claim(rec, what, d, op, than, tol, paper=paper, **ids)
+    return metrics.untestable(rec, what, f'{gate_failed}; the interval, not a verdict: {d} (n={d.n})', **ids)
+
+def gate_recognizers(rec, # a `core.Recorder`
+                     tab:'pd.DataFrame', # a `recognition_table` with the learned protocols and the baselines ('pixel', 'eigen')
+                     clean, # the condition with every user's clean photos
+                     seed:int=0, **params)->dict:
+    "Gate each learned recognizer: its clean accuracy (users x repeats, two-level bootstrap) above the better baseline's; a gate row each; {protocol: None if passed else the reason}."
+    missing = [p for p in BASELINES if p not in set(tab.protocol)]
+    if missing: raise ValueError(f"tab: expected the baselines {BASELINES} among the protocols, missing {missing}")
+    base = {p: _per_user(tab, clean, p).mean() for p in BASELINES}
+    best = max(base, key=base.get)
+    out = {}
+    for p in dict.fromkeys(tab.protocol):
+        if p in BASELINES: continue
+        d = _target_rows(tab, clean, p)
+        ci = metrics.bootstrap_ci(d.accuracy.values, groups=d.user.values.astype(str), seed=seed)
+        what = f'the {p} recognizer beats {best} ({base[best]:.3f}) on clean photos'
+        try: ok = metrics.gate(rec, what, ci, '>', base[best], protocol=p, baseline=best, **params)
+        except metrics.CompetenceGateError: ok = False
+        out[p] = None if ok else f'the {p} recognizer does not beat {best} on clean photos ({ci} vs {base[best]:.3f})'
+    return out

@@ -156,3 +156,41 @@ def test_invnet_beats_identity_on_cloaked_images():
     before, after = metrics.ssim(held, xc).mean().item(), metrics.ssim(held, ho.restore(inv, xc)).mean().item()
     print(f"SSIM to the originals: cloaked {before:.3f}, restored {after:.3f}")
     assert after > before + 0.02
+
+
+# --- the static notebook's control: "the trained cloak beats a random MaskNet's cloak" can fail
+
+@pytest.fixture(scope='module')
+def static_setting():
+    "A small static system as 21_hyperobf_static builds it: a face split, the static MaskNet, the random control, a gallery recognizer."
+    faces = ho.load_faces('mnist5k', n_public=4, n_private=6, n_train=5, n_test=3)
+    trained = ho.train_masknet(faces.public_x, faces.public_y, epochs=10, seed=0)
+    extractor = ho.pretrain_extractor(faces, seed=0, epochs=3)
+    return faces, trained, ho.random_masknet(trained, seed=0), extractor
+
+
+def _trained_vs_random(setting, masknet, tmp_path):
+    "The notebook's 'trained beats random' verdict (its cloaks, `recognition_table`, `condition_claim`) with `masknet` as the system's MaskNet."
+    from privbook.core import Recorder
+    faces, trained, control, extractor = setting
+    net = {'trained': trained, 'random': control}[masknet]   # the notebook's `masknet` parameter
+    targets = list(range(faces.num_classes))
+    kw = dict(rho=0.1, rho_pixel=48/255, steps=20)
+    cloak_all = lambda m: {u: ho.cloak(m, faces.train_x[faces.train_y == u], seed=u, **kw) for u in targets}
+    conds = {'original': {}, 'cloaked': cloak_all(net), 'control: random MaskNet': cloak_all(control)}
+    tab = ho.recognition_table(faces, conds, targets, {'gallery': dict(protocol='gallery', extractors=[extractor])}, repeats=1)
+    rec = Recorder(tmp_path, 'hyperobf_static')
+    v = ho.condition_claim(rec, tab, "the trained cloak beats a random MaskNet's cloak", 'cloaked', 'control: random MaskNet', 'gallery')
+    row = rec.frame().iloc[-1]
+    assert row.metric == 'claim' and row.verdict == v and row.n == len(targets)
+    return v
+
+
+def test_random_masknet_fails_the_control(static_setting, tmp_path):
+    "With the random MaskNet in the trained one's place, the control verdict must read 'not reproduced'."
+    assert _trained_vs_random(static_setting, 'random', tmp_path) == 'not reproduced'
+
+
+def test_trained_masknet_is_not_refuted(static_setting, tmp_path):
+    "With the trained MaskNet the same verdict is not 'not reproduced' (the cloaks differ, so the control can pass)."
+    assert _trained_vs_random(static_setting, 'trained', tmp_path) != 'not reproduced'
