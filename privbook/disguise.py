@@ -26,9 +26,8 @@ __all__ = ['METHODS', 'UNITS', 'DOWNSCALES', 'RMT_NOISE_MAX', 'KEY_FORMAT', 'IV_
            'DisguiseKey', 'Disguise', 'transform', 'inverse', 'relabel_labels', 'restore_labels', 'save_key',
            'load_key', 'estimate_permutation', 'Codebook', 'build_codebook', 'codebook_attack', 'nonblank_hit_rate',
            'regression_attack', 'alexnet_small', 'train_classifier', 'examiner_success_rate', 'direct_reidentification',
-           'Examination', 'examine', 'success_interval', 'inversion_net', 'inversion_attack', 'frequency_permutation',
-           'frequency_attack', 'alignment_permutation', 'alignment_attack', 'Linkage', 'linkage', 'disguised_correct',
-           'disguised_accuracy']
+           'Examination', 'examine', 'inversion_net', 'inversion_attack', 'frequency_permutation', 'frequency_attack',
+           'alignment_permutation', 'alignment_attack', 'Linkage', 'linkage', 'disguised_correct', 'disguised_accuracy']
 
 # %% ../nbs/30_disguise.ipynb #99e4447d
 METHODS = ('aes-ecb', 'aes-cbc', 'rmt-orth', 'rmt-proj')
@@ -874,7 +873,7 @@ def direct_reidentification(examiner:nn.Module, # classifier trained on original
 class Examination:
     "The DNN examiner's verdict on attacked images: success rate (%) with its interval, and whether it is at chance."
     success_rate:float            # examiner accuracy on the attacked images / on the originals x 100
-    interval:metrics.Interval     # 95% interval of success_rate, inside [0, 100]: both accuracies' uncertainty (`success_interval`)
+    interval:metrics.Interval     # 95% interval of success_rate, inside [0, 100]: both accuracies' uncertainty (`metrics.capped_ratio_ci`)
     classes:int                   # distinct classes the examiner predicts on the attacked images
     clean_accuracy:float          # examiner accuracy on the originals (in [0,1])
     correct:np.ndarray            # per attacked image: 1 if the examiner recognises it
@@ -889,25 +888,16 @@ def examine(examiner:nn.Module, # classifier trained on original images
             x, # the original images
             y:torch.Tensor, # their true labels
            )->Examination:
-    "Attack success rate with its interval (`success_interval`) and the at-chance gate (one predicted class = at chance)."
+    "Attack success rate with its interval (`metrics.capped_ratio_ci`) and the at-chance gate (one predicted class = at chance)."
     xa, xo = to_float(x_attacked), to_float(x)
     if xa.shape != xo.shape: raise ValueError(f"x_attacked: expected the shape of x {tuple(xo.shape)}, got {tuple(xa.shape)}")
     pred = models.predict(examiner, xa).argmax(1).cpu()
     clean = models.accuracy(examiner, xo, y)
     if clean <= 0: raise ValueError("examiner: it recognises none of the original images, so no success rate can be computed")
     correct = (pred == y.cpu()).numpy().astype(float)
-    ci = success_interval(int(correct.sum()), round(clean * len(y)), len(y))
+    ci = metrics.capped_ratio_ci(int(correct.sum()), round(clean * len(y)), len(y)).scaled(100)  # both accuracies' uncertainty, inside [0, 100]
     return Examination(ci.est, ci, int(len(torch.unique(pred))), clean, correct)
 
-def success_interval(k_attacked:int, # attacked images the examiner recognises
-                     k_clean:int, # originals it recognises
-                     n:int, # images
-                     level:float=0.95)->metrics.Interval:
-    """Success rate min(k_attacked / k_clean, 1) x 100 with an interval inside [0, 100] that carries the uncertainty of both accuracies:
-    Wilson intervals at level 1 - (1 - level) / 2 for each (Bonferroni), lower / upper, upper / lower."""
-    one = 1 - (1 - level) / 2
-    a, c = metrics.proportion_ci(k_attacked, n, level=one), metrics.proportion_ci(k_clean, n, level=one)
-    return metrics.Interval(100 * min(a.est / c.est, 1.), 100 * min(a.lo / c.hi, 1.), 100 * min(a.hi / c.lo, 1.), n, level)
 
 # %% ../nbs/30_disguise.ipynb #976a35aa
 def inversion_net(shape:tuple, # (C, H, W) of the images

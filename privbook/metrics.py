@@ -14,8 +14,8 @@ from .core import check_images, check_labels, paper_dry
 __all__ = ['VERDICTS', 'OPS', 'PROPORTION_METHODS', 'HYPOTHESIS_VERDICTS', 'accuracy', 'ssim', 'dssim', 'mse', 'psnr', 'linf',
            'confidence_distortion', 'attack_success_rate', 'beside', 'Interval', 'bootstrap_ci', 'bootstrap_diff',
            'effect_verdict', 'verdict', 'claim_line', 'CompetenceGateError', 'competence_gate', 'proportion_ci',
-           'equivalence', 'hypothesis_verdict', 'claim', 'hypothesis', 'untestable', 'gate', 'recorded_claims',
-           'recorded_hypotheses']
+           'equivalence', 'capped_ratio_ci', 'hypothesis_verdict', 'claim', 'hypothesis', 'untestable', 'gate',
+           'recorded_claims', 'recorded_hypotheses']
 
 # %% ../nbs/03_metrics.ipynb #215a6b63
 def _pair(a, b, na='a', nb='b'):
@@ -282,6 +282,18 @@ def equivalence(ci_or_diffs, # an Interval of the difference at level 1 - 2 alph
             raise ValueError(f"ci_or_diffs: expected an interval at level 1 - 2*alpha = {1 - 2*alpha:g}, got level {ci.level:g}")
     else: ci = bootstrap_ci(_as_1d(ci_or_diffs, 'ci_or_diffs'), groups, level=1 - 2*alpha, n_boot=n_boot, seed=seed)
     return verdict(ci, '~', 0., margin)
+
+def capped_ratio_ci(k_a:int, # successes under condition A (e.g. attacked images the examiner recognises)
+                    k_b:int, # successes under condition B on the same n units (e.g. the originals it recognises)
+                    n:int, # units
+                    level:float=0.95)->Interval:
+    """min(k_a / k_b, 1) with an interval inside [0, 1] that carries the uncertainty of both proportions: Wilson intervals
+    at level 1 - (1 - level) / 2 each (Bonferroni), then lower / upper and upper / lower, capped at 1."""
+    one = 1 - (1 - level) / 2
+    a, b = proportion_ci(k_a, n, level=one), proportion_ci(k_b, n, level=one)
+    if b.est == 0: raise ValueError("k_b: expected at least one success, got 0 (the ratio is undefined)")
+    return Interval(min(a.est / b.est, 1.), min(a.lo / b.hi, 1.), min(a.hi / b.lo, 1.), n, level)
+
 
 # %% ../nbs/03_metrics.ipynb #4ea28bd1
 HYPOTHESIS_VERDICTS = ('supported', 'refuted', 'inconclusive', 'untestable')  # a hypothesis's words for VERDICTS
