@@ -41,7 +41,7 @@ PARAMS = {
     # ImageNet's (the pretrained models as they are) runs in 12, 13 and 14
     '11_fmd_transfer': dict(datasets="['celebahq']", robust_datasets="['celebahq']"),
     '41_fakegrad_table1': dict(imagenet_root='DATA/imagenet', deepfool_steps=3, compare_steps=1, n_attack=2, pgd_steps=2,
-                               square_queries=4, time_repeats=1),
+                               square_queries=4, time_repeats=1, time_calls=1, l2_eps='[0.25]'),
     '42_fakegrad_scaling': dict(deepfool_steps=3),
     '43_fakegrad_adaptive': dict(deepfool_steps=3),
     '51_midefense_table1': dict(facescrub_root='DATA/facescrub', celeba_root='DATA/celeba'),
