@@ -13,9 +13,9 @@ from torch.utils.data import TensorDataset, Dataset, DataLoader, Subset
 from .core import check_images, check_positive, cache_dir
 
 # %% auto #0
-__all__ = ['DATASETS', 'SPLITS', 'PREPROCESSING', 'CHECKSUMS', 'data_root', 'DataFileError', 'Spec', 'register',
-           'stratified_split', 'check_workers', 'load', 'ImageFolderStream', 'Relabeled', 'gaussian_blur', 'jpeg',
-           'rescale', 'median', 'bit_depth', 'preprocess', 'available', 'verify']
+__all__ = ['DATASETS', 'SPLITS', 'IDX_TYPES', 'QMNIST_MNIST_TEST', 'PREPROCESSING', 'CHECKSUMS', 'data_root', 'DataFileError',
+           'Spec', 'register', 'stratified_split', 'IdxLayout', 'check_workers', 'load', 'ImageFolderStream',
+           'Relabeled', 'gaussian_blur', 'jpeg', 'rescale', 'median', 'bit_depth', 'preprocess', 'available', 'verify']
 
 # %% ../nbs/01_data.ipynb #b26e1d1b
 def data_root(root:str|Path|None=None # explicit root; wins over the environment
@@ -147,57 +147,71 @@ def _missing(name, path, how, extra=''):
                              f"(set root=..., or PRIVBOOK_DATA, or pass download=True where you have internet)")
 
 _MAX_INFLATE = 1100  # deflate inflates at most ~1032 bytes per compressed byte: a header announcing more than this lies
+IDX_TYPES = {0x08: ('unsigned bytes', np.dtype(np.uint8)), 0x0C: ('big-endian int32', np.dtype('>i4'))}  # idx type code -> (words, dtype)
 
-def _idx_body(f, path:Path, ndim:int, size:int, gz:bool)->np.ndarray:
+def _idx_body(f, path:Path, ndim:int, size:int, gz:bool, code:int=0x08)->np.ndarray:
     "Header first (magic number, sizes against what the file can hold), then at most the announced bytes + 1."
     head = 4 + 4*ndim
     h = f.read(head)
     if len(h) < head: raise _bad(path, f"{len(h)} bytes, shorter than the {head}-byte idx{ndim} header")
     magic, *dims = struct.unpack(f'>{1+ndim}I', h)
-    if magic != 0x800 + ndim: raise _bad(path, f"no idx{ndim} magic number (expected {0x800 + ndim:#010x}: idx{ndim} of unsigned bytes)")
-    n = int(np.prod(dims, dtype=np.int64))
+    words, dtype = IDX_TYPES[code]
+    if magic != (code << 8) + ndim: raise _bad(path, f"no idx{ndim} magic number (expected {(code << 8) + ndim:#010x}: idx{ndim} of {words})")
+    n = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
     if gz and n > _MAX_INFLATE*size: raise _bad(path, f"the header announces {tuple(dims)} = {n} data bytes, more than a {size}-byte .gz can hold")
     if not gz and size - head != n: raise _bad(path, f"{size - head} data bytes where the header announces {tuple(dims)} = {n}")
     buf = f.read(n + 1)  # one byte more than announced tells a file that goes on (a decompression bomb) without inflating it
     if len(buf) > n: raise _bad(path, f"more data than the header announces ({tuple(dims)} = {n} bytes)")
     if len(buf) < n: raise _bad(path, f"{len(buf)} data bytes where the header announces {tuple(dims)} = {n}")
-    return np.frombuffer(buf, np.uint8).reshape(dims)
+    return np.frombuffer(buf, dtype).reshape(dims)
 
 def _read_idx(path:Path, # an idx file, plain or .gz
               ndim:int, # its number of dimensions: 3 for images, 1 for labels
               top:Path, # the data root it must lie in
+              code:int=0x08, # its idx type code (`IDX_TYPES`): 0x08 unsigned bytes, 0x0C int32 (QMNIST's labels)
              )->np.ndarray:
-    "The uint8 array of an idx file (a regular file under `top`), after checking its magic number and its length against the header."
+    "The array of an idx file (a regular file under `top`), after checking its magic number and its length against the header."
     with _open_regular(path, top) as raw:
         gz = path.suffix == '.gz'
         try:
-            with (gzip.GzipFile(fileobj=raw, mode='rb') if gz else raw) as f: return _idx_body(f, path, ndim, os.fstat(raw.fileno()).st_size, gz)
+            with (gzip.GzipFile(fileobj=raw, mode='rb') if gz else raw) as f: return _idx_body(f, path, ndim, os.fstat(raw.fileno()).st_size, gz, code)
         except (OSError, EOFError, zlib.error) as e: raise _bad(path, f"could not be read ({_why(e)}); is it truncated?") from None
 
 def _labels_in_range(path, y, classes):
     if len(y) and (y.min() < 0 or y.max() >= classes): raise _bad(path, f"labels in [{y.min()}, {y.max()}], expected 0..{classes - 1}")
     return y
 
-def _idx_pair(raw:Path, part:str, size:int, classes:int, top:Path):
-    "Images and labels of one idx part (`train` or `t10k`), extracted files first, else the .gz; None if neither is there."
-    stem_i, stem_l = raw/f'{part}-images-idx3-ubyte', raw/f'{part}-labels-idx1-ubyte'
+@dataclass
+class IdxLayout:
+    "Where a dataset's idx files lie under the root, and how its labels are stored."
+    folder:str # e.g. 'MNIST': files in <root>/<folder>/raw
+    parts:dict # split part -> file prefix, e.g. {'train': 'train', 'test': 't10k'}
+    images:str='{}-images-idx3-ubyte' # image file name from the prefix
+    labels:str='{}-labels-idx1-ubyte' # label file name from the prefix
+    label_ndim:int=1 # 1: one class per row; 2: a row of fields whose first is the class (QMNIST)
+    label_code:int=0x08 # idx type code of the labels
+
+def _idx_pair(raw:Path, lay:IdxLayout, part:str, size:int, classes:int, top:Path):
+    "Images and labels of one idx part, extracted files first, else the .gz; None if neither is there."
+    stem_i, stem_l = raw/lay.images.format(lay.parts[part]), raw/lay.labels.format(lay.parts[part])
     for img, lab in ((stem_i, stem_l), (Path(f'{stem_i}.gz'), Path(f'{stem_l}.gz'))):
         if img.exists() and lab.exists():
-            x, y = _read_idx(img, 3, top), _read_idx(lab, 1, top)
+            x, y = _read_idx(img, 3, top), _read_idx(lab, lay.label_ndim, top, lay.label_code)
+            if y.ndim == 2: y = y[:, 0] if y.shape[1] else y.reshape(-1)  # QMNIST: the class, then writer, digit index, ...
             if x.shape[1:] != (size, size): raise _bad(img, f"images of {x.shape[1]}x{x.shape[2]} pixels, expected {size}x{size}")
             if len(x) != len(y): raise _bad(lab, f"{len(y)} labels for the {len(x)} images of {img.name}")
             return x, _labels_in_range(lab, y, classes)
     return None
 
-def _idx(name, folder, split, root, download, tv_cls):
-    raw = root/folder/'raw'
-    parts = ['train'] if split == 'train' else ['t10k'] if split == 'test' else ['train', 't10k']
+def _idx(name, lay:IdxLayout, split, root, download, fetch):
+    "Every part of `split` read by `_idx_pair`; `fetch(part)` (torchvision: download, check its MD5s, extract) first where allowed."
+    raw = root/lay.folder/'raw'
     xs, ys = [], []
-    for p in parts:
-        got = _idx_pair(raw, p, 28, 10, root)
+    for p in (['train', 'test'] if split == 'all' else [split]):
+        got = _idx_pair(raw, lay, p, 28, 10, root)
         if got is None and download:
-            tv_cls(str(root), train=(p == 'train'), download=True)  # fetches, checks torchvision's MD5s, extracts
-            got = _idx_pair(raw, p, 28, 10, root)
+            fetch(p)
+            got = _idx_pair(raw, lay, p, 28, 10, root)
         if got is None: raise _missing(name, raw, DATASETS[name].how)
         xs.append(got[0])
         ys.append(got[1])
@@ -207,13 +221,26 @@ def _idx(name, folder, split, root, download, tv_cls):
           how='Get it with torchvision.datasets.MNIST(root, download=True).')
 def _mnist(split, root, download):
     from torchvision.datasets import MNIST
-    return _idx('mnist', 'MNIST', split, root, download, MNIST)
+    return _idx('mnist', IdxLayout('MNIST', {'train': 'train', 'test': 't10k'}), split, root, download,
+                lambda p: MNIST(str(root), train=p == 'train', download=True))
 
 @register('fashion_mnist', 10, 1, 28, where='<root>/FashionMNIST/raw/{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]',
           how='Get it with torchvision.datasets.FashionMNIST(root, download=True).')
 def _fashion(split, root, download):
     from torchvision.datasets import FashionMNIST
-    return _idx('fashion_mnist', 'FashionMNIST', split, root, download, FashionMNIST)
+    return _idx('fashion_mnist', IdxLayout('FashionMNIST', {'train': 'train', 'test': 't10k'}), split, root, download,
+                lambda p: FashionMNIST(str(root), train=p == 'train', download=True))
+
+@register('qmnist', 10, 1, 28, where='<root>/QMNIST/raw/qmnist-{train,test}-{images-idx3-ubyte,labels-idx2-int}[.gz]',
+          how="Get it with torchvision.datasets.QMNIST(root, what='test', download=True) (and what='train').")
+def _qmnist(split, root, download):
+    "QMNIST (Yadav and Bottou): 'test' is its 60,000 test digits, the first 10,000 MNIST's own test set (`QMNIST_MNIST_TEST`)."
+    from torchvision.datasets import QMNIST
+    return _idx('qmnist', IdxLayout('QMNIST', {'train': 'train', 'test': 'test'}, 'qmnist-{}-images-idx3-ubyte',
+                                    'qmnist-{}-labels-idx2-int', label_ndim=2, label_code=0x0C), split, root, download,
+                lambda p: QMNIST(str(root), what=p, download=True))
+
+QMNIST_MNIST_TEST = 10_000  # QMNIST's test digits [:10000] are MNIST's test set; [10000:] are its 50,000 extra ones (torchvision's 'test50k')
 
 # %% ../nbs/01_data.ipynb #e49da3bb
 def _np_global(*names):
@@ -703,6 +730,11 @@ CHECKSUMS:dict[str, dict[str, str]] = {  # dataset -> {file under the root: MD5 
         'cifar-10-batches-py/data_batch_5': '482c414d41f54cd18b22e5b47cb7c3cb',
         'cifar-10-batches-py/test_batch': '40351d587109b95175f43aff81a1287e',
         'cifar-10-batches-py/batches.meta': '5ff9c542aee3614f3951f8cda6e48888'},
+    'qmnist': {  # the .gz files as torchvision lists them
+        'QMNIST/raw/qmnist-train-images-idx3-ubyte.gz': 'ed72d4157d28c017586c42bc6afe6370',
+        'QMNIST/raw/qmnist-train-labels-idx2-int.gz': '0058f8dd561b90ffdd0f734c6a30e5e4',
+        'QMNIST/raw/qmnist-test-images-idx3-ubyte.gz': '1394631089c404de565df7b7aeaf9412',
+        'QMNIST/raw/qmnist-test-labels-idx2-int.gz': '5b5b05890a5e13444e108efe57b788aa'},
     'olivetti': {
         'olivetti/olivetti_faces.npy': '07a0b12da3a900df29bf4bb54db20ddc',
         'olivetti/olivetti_faces_target.npy': '89ccc659179e4cce6f41c0a4a5734459'},

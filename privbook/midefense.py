@@ -791,10 +791,8 @@ def _digits(scale, root, seed, sz, digits_data='mnist'):
     note += (f"private = {n_priv} training images; auxiliary = {'all ' if sz['n_aux'] is None else ''}{len(aux[0])} of the "
              f"{len(ia)} other training images; evaluation = {'the' if digits_data == 'mnist' else 'a held-out'} test split (disjoint)")
     if scale == 'paper':
-        from torchvision.datasets import QMNIST
-        try: q = QMNIST(str(pdata.data_root(root)), what='test50k', download=False)
-        except RuntimeError as e: raise FileNotFoundError(f"data_root: QMNIST (the paper's auxiliary set) not found under {pdata.data_root(root).resolve()}/QMNIST: {e}") from e
-        aux = (F.interpolate(q.data[:, None].float() / 255, size=32, mode='bilinear', antialias=True).clamp(0, 1), q.targets[:, 0].long())
+        qx, qy = pdata.load('qmnist', 'test', root=root).tensors   # test50k: the digits after MNIST's own test set
+        aux = (F.interpolate(qx[pdata.QMNIST_MNIST_TEST:], size=32, mode='bilinear', antialias=True).clamp(0, 1), qy[pdata.QMNIST_MNIST_TEST:])
         note = "MNIST train private, QMNIST test50k auxiliary, MNIST test evaluation"
     return (xt[ip], yt[ip]), aux, _sub(xe, ye, sz['n_eval'], seed + 2), 10, note
 

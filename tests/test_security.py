@@ -340,3 +340,60 @@ def test_cifar_labels_are_not_echoed(tmp_path):
     cifar_batch(tmp_path/'cifar-10-batches-py'/'test_batch', labels=[SECRET.decode()] * 6)
     with pytest.raises(data.DataFileError, match="test_batch.*'labels' are not integers") as e: data.load('cifar10', 'test', root=tmp_path)
     assert_no_secret(str(e.value))
+
+
+# ---------------------------------------------------------------- QMNIST: the same reader and the same rules
+
+def qmnist_root(root:Path, n:int=12, gz:bool=False)->Path:
+    "A tiny QMNIST test split: idx3 images and the idx2 int32 labels (class, then seven other fields)."
+    raw = root/'QMNIST'/'raw'
+    write_idx(raw/'qmnist-test-images-idx3-ubyte', np.random.default_rng(0).integers(0, 256, (n, 28, 28)), gz=gz)
+    lab = np.zeros((n, 8), '>i4')
+    lab[:, 0], lab[:, 5] = np.arange(n) % 10, 70000  # field 5 (a global index) is above 255: it must not be read as the class
+    head = struct.pack('>3I', 0x0C02, n, 8)
+    f = raw/('qmnist-test-labels-idx2-int' + ('.gz' if gz else ''))
+    if gz:
+        with gzip.open(f, 'wb') as g: g.write(head + lab.tobytes())
+    else: f.write_bytes(head + lab.tobytes())
+    return raw
+
+@pytest.mark.parametrize('gz', [False, True])
+def test_qmnist_loads_through_the_checked_reader(tmp_path, gz):
+    qmnist_root(tmp_path, n=12, gz=gz)
+    x, y = data.load('qmnist', 'test', root=tmp_path).tensors
+    assert x.shape == (12, 1, 28, 28) and y.tolist() == [i % 10 for i in range(12)]
+
+def test_qmnist_labels_of_the_wrong_type_are_refused(tmp_path):
+    raw = qmnist_root(tmp_path)
+    write_idx(raw/'qmnist-test-labels-idx2-int', np.zeros((12, 8)), gz=False)  # unsigned bytes where int32 is expected
+    with pytest.raises(data.DataFileError, match='qmnist-test-labels-idx2-int.*0x00000c02.*int32'): data.load('qmnist', 'test', root=tmp_path)
+
+def test_qmnist_fifo_and_links_out_are_refused(tmp_path):
+    raw = qmnist_root(tmp_path/'a')
+    (raw/'qmnist-test-images-idx3-ubyte').unlink()
+    os.mkfifo(raw/'qmnist-test-images-idx3-ubyte')
+    refused(in_child(f"data.load('qmnist', 'test', root='{tmp_path/'a'}')"), 'qmnist-test-images-idx3-ubyte', 'regular file')
+    raw = qmnist_root(tmp_path/'b')
+    (raw/'qmnist-test-labels-idx2-int').unlink()
+    (raw/'qmnist-test-labels-idx2-int').symlink_to(secret_file(tmp_path))
+    with pytest.raises(ValueError, match='outside the data root') as e: data.load('qmnist', 'test', root=tmp_path/'b')
+    assert_no_secret(str(e.value))
+    raw = qmnist_root(tmp_path/'c')
+    (raw/'qmnist-test-images-idx3-ubyte').unlink()
+    (raw/'qmnist-test-images-idx3-ubyte').symlink_to('/dev/zero')
+    res = in_child(f"data.load('qmnist', 'test', root='{tmp_path/'c'}')")
+    refused(res, 'qmnist-test-images-idx3-ubyte')
+    assert res['seconds'] < 10 and res['grew_mib'] < 100, res
+
+def test_midefense_paper_auxiliary_reads_qmnist_through_data_load(tmp_path, monkeypatch):
+    "The model-inversion defence's paper-scale auxiliary set is QMNIST's test50k (the digits after MNIST's test set), read by `data.load`."
+    from privbook import midefense
+    import torchvision.datasets as tvd
+    monkeypatch.setattr(tvd, 'QMNIST', None)  # torchvision's reader (it follows links and blocks on FIFOs) must not be used
+    raw = tmp_path/'MNIST'/'raw'
+    write_idx(raw/'train-images-idx3-ubyte', np.random.default_rng(1).integers(0, 256, (20, 28, 28)))
+    write_idx(raw/'train-labels-idx1-ubyte', np.arange(20) % 10)
+    mnist_root(tmp_path, n=12)
+    qmnist_root(tmp_path, n=data.QMNIST_MNIST_TEST + 6)
+    _, (xa, ya), _, _, note = midefense._digits('paper', tmp_path, 0, dict(n_private=None, n_aux=None, n_eval=None))
+    assert xa.shape == (6, 1, 32, 32) and ya.tolist() == [(data.QMNIST_MNIST_TEST + i) % 10 for i in range(6)] and 'QMNIST' in note
