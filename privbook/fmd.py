@@ -14,7 +14,7 @@ from . import models as pmodels
 __all__ = ['METHODS', 'MODEL_FREE', 'PAPER_ARCHS', 'LABELS', 'PAPER_ROOTS', 'ZOO_RECIPES', 'ZOO_MAX_TRAIN', 'PAPER_TEST_POOL',
            'feature_layer', 'n_layers', 'default_layer', 'protect', 'uniform_noise', 'pgd', 'perturb',
            'transfer_matrix', 'scores', 'image_scores', 'summary', 'best_layer', 'dataset_name', 'zoo_scale',
-           'load_zoo', 'setting', 'eval_set', 'preprocessed_scores', 'finetune', 'show', 'explorer']
+           'load_zoo', 'setting', 'eval_set', 'train_pool', 'preprocessed_scores', 'finetune', 'show', 'explorer']
 
 # %% ../nbs/10_fmd.ipynb #a2e8e5db
 def feature_layer(model:nn.Module, # the authorized model
@@ -328,6 +328,7 @@ def _test_set(name, size, seed, data_root, S, scale, num_workers):
 def setting(dataset:str, # 'mnist5k', 'fashion_mnist', 'olivetti', ... or a paper dataset
             archs=PAPER_ARCHS, scale='smoke', seed:int=0, data_root=None, device=None, progress:bool=False,
             num_workers:int=0, # paper scale: DataLoader workers decoding streamed images (e.g. min(8, os.cpu_count()))
+            zoo_seed:int|None=None, # training seed of the zoo (None: `seed`); the test set is always `seed`'s
            )->tuple:
     "(zoo: arch -> model, test set at the zoo's image size): the experiments' common setup, with `zoo_scale`'s recipe."
     name = dataset_name(dataset, data_root)
@@ -336,7 +337,7 @@ def setting(dataset:str, # 'mnist5k', 'fashion_mnist', 'olivetti', ... or a pape
     size = 224 if dataset in PAPER_ROOTS else size
     te = _test_set(name, size, seed, data_root, S, scale, num_workers)
     # loaded in reverse order: a concurrent zoo run (models.ARCHS order) and this one then train different models first
-    zoo = load_zoo(dataset, tuple(archs)[::-1], scale=S or scale, seed=seed, data_root=data_root, device=device, progress=progress,
+    zoo = load_zoo(dataset, tuple(archs)[::-1], scale=S or scale, seed=seed if zoo_seed is None else zoo_seed, data_root=data_root, device=device, progress=progress,
                    image_size=size, num_workers=num_workers)
     return {a: zoo[a] for a in archs}, te
 
@@ -358,6 +359,21 @@ def eval_set(zoo:dict, # name -> classifier
     idx = idx[torch.randperm(len(idx), generator=torch.Generator().manual_seed(seed))]
     e, s_ = idx[:n_eval].sort().values, idx[n_eval:n_eval + n_select].sort().values
     return x[e], y[e], x[s_], y[s_], note
+
+def train_pool(dataset:str, # as in `setting`
+               n:int, # training images to draw (a seeded random subset)
+               image_size:int, # side of the zoo's images (the test set's)
+               seed:int=0, data_root=None)->torch.utils.data.TensorDataset:
+    "`n` training images of `dataset` at the zoo's size, never the evaluation images: for layer selection, galleries, fine-tuning."
+    from privbook import data as pdata
+    check_positive(n, 'n', integer=True, minimum=1)
+    name = dataset_name(dataset, data_root)
+    if name.startswith('imagefolder:'):   # a paper training set (ImageNet: 1.28M images) is streamed: decode only the pool
+        st = pdata.load(name, 'train', root=data_root, image_size=image_size, stream=True)
+        return st.subset(min(n, len(st)), seed)
+    tr = pdata.load(name, 'train', root=data_root, image_size=image_size)
+    keep = torch.randperm(len(tr.tensors[1]), generator=torch.Generator().manual_seed(seed))[:n].sort().values
+    return torch.utils.data.TensorDataset(*(t[keep] for t in tr.tensors))
 
 # %% ../nbs/10_fmd.ipynb #b332040f
 from .data import PREPROCESSING, preprocess  # blur, median, JPEG, bit depth: the unauthorized user's cheapest counters
