@@ -483,7 +483,7 @@ def embed(model:nn.Module, # a recognizer from `train_recognizer` / `pretrain_ex
     finally: setattr(parent, name, fc)
     return F.normalize(f.flatten(1), dim=1)
 
-PROTOCOLS = ('scratch', 'finetune', 'gallery', 'pixel', 'eigen')
+PROTOCOLS = ('scratch', 'finetune', 'gallery', 'pixel', 'eigen', 'dlib')
 BASELINES = ('pixel', 'eigen')  # the trivial recognizers every learned one is gated against
 
 def _baseline_predict(x, y, q, protocol, n_components=50):
@@ -499,6 +499,9 @@ def _baseline_predict(x, y, q, protocol, n_components=50):
 def _predict_protocol(faces, x, protocol, seed, extractor, kw):
     "Predicted identities of the clean test images for a recognizer of `protocol` built on training images `x`."
     if protocol in BASELINES: return _baseline_predict(x, faces.train_y, faces.test_x, protocol, **kw).to(faces.test_y.device)
+    if protocol == 'dlib':   # dlib's pretrained face descriptor: the training images enrolled as the gallery, 1-NN (nobody here trained it)
+        rec = kw.get('recognizer') or models.FaceDescriptor()
+        return rec.identify(x, faces.train_y, faces.test_x).to(faces.test_y.device)
     if protocol == 'gallery':   # nearest class mean (cosine) of the embeddings: no training at all
         g, q = embed(extractor, x), embed(extractor, faces.test_x)
         cent = F.normalize(torch.stack([g[faces.train_y == c].mean(0) for c in range(faces.num_classes)]), dim=1)
@@ -511,7 +514,7 @@ def attack_success(faces:Faces, # the identity split
                    targets:list|None=None, # identities to report (default: the keys of `replaced`)
                    seed:int=0, # seed of the first recognizer
                    repeats:int=1, # recognizers (seeds seed, seed+1000, ...); the accuracies are their means
-                   protocol:str='scratch', # 'scratch' (train from scratch), 'finetune' (fine-tune a pretrained extractor), 'gallery' (nearest class mean of its embeddings), 'pixel' / 'eigen' (1-NN on pixels / eigenfaces)
+                   protocol:str='scratch', # 'scratch' (train from scratch), 'finetune' (fine-tune a pretrained extractor), 'gallery' (nearest class mean of its embeddings), 'pixel' / 'eigen' (1-NN on pixels / eigenfaces), 'dlib' (1-NN on dlib's pretrained descriptors, `recognizer=` a `models.FaceDescriptor`)
                    extractors:list|None=None, # pretrained extractors, one per repeat (for 'finetune' and 'gallery')
                    per_repeat:bool=False, # return the list of per-recognizer results instead of their mean
                    **kw)->dict|list:
@@ -954,7 +957,7 @@ def cloak_users(masknets:MaskNets, faces:Faces, targets:list|None=None, **cloak_
 def recognition_table(faces:Faces, # the identity split
                       conditions:dict, # condition name (str or tuple) -> {identity: training images as the attacker has them}
                       targets:list, # the users reported in every condition
-                      protocols:dict, # protocol name -> keyword arguments of `attack_success` (protocol, extractors, epochs, ...)
+                      protocols:dict, # protocol name -> keyword arguments of `attack_success` (protocol, extractors, epochs, ..., and its own `repeats`)
                       repeats:int=3, # recognizers per condition and protocol (seeds seed + 1000 r; the same in every condition)
                       seed:int=0, progress=None, # progress(done, total, condition)
                      )->'pd.DataFrame':
@@ -963,7 +966,8 @@ def recognition_table(faces:Faces, # the identity split
     rows, total = [], len(conditions) * len(protocols)
     for c, (name, replaced) in enumerate(conditions.items()):
         for pname, kw in protocols.items():
-            runs = attack_success(faces, replaced, targets=targets, seed=seed, repeats=repeats, per_repeat=True, **kw)
+            kw = dict(kw)   # a protocol may set its own `repeats` (a deterministic recognizer such as dlib needs one)
+            runs = attack_success(faces, replaced, targets=targets, seed=seed, repeats=kw.pop('repeats', repeats), per_repeat=True, **kw)
             key = name if isinstance(name, tuple) else (name,)
             for r, out in enumerate(runs):
                 rows += [dict(condition=key, protocol=pname, repeat=r, user=u, accuracy=out[u]) for u in targets]
