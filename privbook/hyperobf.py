@@ -12,12 +12,13 @@ from .core import check_images, check_labels, check_positive, get_device, seed_e
 from . import data as pdata, models, metrics
 
 # %% auto #0
-__all__ = ['STRUCTURES', 'LAYERS', 'PROTOCOLS', 'BASELINES', 'READINGS', 'MAX_BYTES', 'masknet_shapes', 'phi', 'phi_all',
-           'MaskNet', 'MaskNets', 'cloak', 'InvNet', 'attacker_pairs', 'train_invnet', 'restore', 'Faces', 'load_faces',
-           'faces_for_scale', 'train_recognizer', 'pretrain_extractor', 'embed', 'attack_success', 'HyperNet',
-           'train_ensemble', 'ensemble_accuracy', 'train_masknet', 'mc_dropout', 'kl_diversity', 'weight_spread',
-           'noise_pairs', 'random_masknet', 'sign_noise', 'cloak_stats', 'cloak_users', 'recognition_table',
-           'mix_inversion', 'off_diagonal', 'summary', 'condition_claim', 'gate_recognizers']
+__all__ = ['STRUCTURES', 'LAYERS', 'PROTOCOLS', 'BASELINES', 'READINGS', 'MAX_BYTES', 'EQUIV_ALPHA', 'masknet_shapes', 'phi',
+           'phi_all', 'MaskNet', 'MaskNets', 'cloak', 'InvNet', 'attacker_pairs', 'train_invnet', 'restore', 'Faces',
+           'load_faces', 'faces_for_scale', 'train_recognizer', 'pretrain_extractor', 'embed', 'attack_success',
+           'HyperNet', 'train_ensemble', 'ensemble_accuracy', 'train_masknet', 'mc_dropout', 'kl_diversity',
+           'weight_spread', 'noise_pairs', 'random_masknet', 'random_bank', 'augment_faces', 'public_halves',
+           'sign_noise', 'cloak_stats', 'cloak_users', 'recognition_table', 'mix_inversion', 'off_diagonal', 'summary',
+           'condition_claim', 'grouped_claim', 'gate_recognizers']
 
 # %% ../nbs/20_hyperobf.ipynb #504376bb
 STRUCTURES = {1: dict(c1=16, c2=32, d=256), 2: dict(c1=16, c2=32, d=128), 3: dict(c1=32, c2=32, d=256)}
@@ -280,15 +281,17 @@ def train_invnet(xp:torch.Tensor, # cloaked images
     net = InvNet(x.shape[1], width).to(x.device).train()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     total = steps if steps is not None else epochs * -(-len(x) // batch_size)
-    done = 0
+    done, net.loss_history = 0, []   # mean loss of each pass over the pairs (convergence check)
     while done < total:
+        tot, seen = 0., 0
         for idx in torch.randperm(len(x), generator=g).split(batch_size):
             loss = 2 * _dssim(net(xp[idx]), x[idx]).mean()
             opt.zero_grad()
             loss.backward()
             opt.step()
-            done += 1
+            done, tot, seen = done + 1, tot + loss.item() * len(idx), seen + len(idx)
             if done == total: break
+        net.loss_history.append(tot / seen)
     net.steps_run = done
     return net.eval()
 
@@ -480,7 +483,7 @@ def embed(model:nn.Module, # a recognizer from `train_recognizer` / `pretrain_ex
     finally: setattr(parent, name, fc)
     return F.normalize(f.flatten(1), dim=1)
 
-PROTOCOLS = ('scratch', 'finetune', 'gallery', 'pixel', 'eigen')
+PROTOCOLS = ('scratch', 'finetune', 'gallery', 'pixel', 'eigen', 'dlib')
 BASELINES = ('pixel', 'eigen')  # the trivial recognizers every learned one is gated against
 
 def _baseline_predict(x, y, q, protocol, n_components=50):
@@ -496,6 +499,9 @@ def _baseline_predict(x, y, q, protocol, n_components=50):
 def _predict_protocol(faces, x, protocol, seed, extractor, kw):
     "Predicted identities of the clean test images for a recognizer of `protocol` built on training images `x`."
     if protocol in BASELINES: return _baseline_predict(x, faces.train_y, faces.test_x, protocol, **kw).to(faces.test_y.device)
+    if protocol == 'dlib':   # dlib's pretrained face descriptor: the training images enrolled as the gallery, 1-NN (nobody here trained it)
+        rec = kw.get('recognizer') or models.FaceDescriptor()
+        return rec.identify(x, faces.train_y, faces.test_x).to(faces.test_y.device)
     if protocol == 'gallery':   # nearest class mean (cosine) of the embeddings: no training at all
         g, q = embed(extractor, x), embed(extractor, faces.test_x)
         cent = F.normalize(torch.stack([g[faces.train_y == c].mean(0) for c in range(faces.num_classes)]), dim=1)
@@ -508,7 +514,7 @@ def attack_success(faces:Faces, # the identity split
                    targets:list|None=None, # identities to report (default: the keys of `replaced`)
                    seed:int=0, # seed of the first recognizer
                    repeats:int=1, # recognizers (seeds seed, seed+1000, ...); the accuracies are their means
-                   protocol:str='scratch', # 'scratch' (train from scratch), 'finetune' (fine-tune a pretrained extractor), 'gallery' (nearest class mean of its embeddings), 'pixel' / 'eigen' (1-NN on pixels / eigenfaces)
+                   protocol:str='scratch', # 'scratch' (train from scratch), 'finetune' (fine-tune a pretrained extractor), 'gallery' (nearest class mean of its embeddings), 'pixel' / 'eigen' (1-NN on pixels / eigenfaces), 'dlib' (1-NN on dlib's pretrained descriptors, `recognizer=` a `models.FaceDescriptor`)
                    extractors:list|None=None, # pretrained extractors, one per repeat (for 'finetune' and 'gallery')
                    per_repeat:bool=False, # return the list of per-recognizer results instead of their mean
                    **kw)->dict|list:
@@ -844,6 +850,56 @@ def random_masknet(like:MaskNet, # a MaskNet whose structure, channels, size and
         m = MaskNet(like.structure, like.in_channels, like.image_size, like.pool)
     return m.to(next(like.parameters()).device).eval()
 
+def random_bank(like:MaskNet|MaskNets, # a MaskNet (or a bank) whose structure, channels, size and device to copy
+                n:int, # untrained MaskNets in the bank
+                seed:int=0, # MaskNet i is `random_masknet(like, seed + i)`
+               )->MaskNets:
+    "A bank of n untrained MaskNets: the control that says whether training a bank (HyperNet, ensemble) matters for mix-inversion."
+    check_positive(n, 'n', integer=True, minimum=1)
+    if isinstance(like, MaskNets): like = like[0]
+    s0 = _check_seed(seed, 'seed')
+    bank = MaskNets.stack([random_masknet(like, s0 + i) for i in range(n)], source='random')
+    bank.seeds = [s0 + i for i in range(n)]
+    return bank
+
+def augment_faces(x:torch.Tensor, # face images in [0,1]
+                  n:int, # images to make
+                  seed:int=0, shift:int=2, # largest shift in pixels (edge pixels repeated)
+                  jitter:float=0.1, # brightness and contrast change up to +-jitter
+                 )->torch.Tensor:
+    "n seeded variants of the images `x` (each a random source image, flipped left-right with probability 1/2, shifted and jittered): more (cloaked, clean) pairs from few faces."
+    check_images(x, 'x')
+    check_positive(n, 'n', integer=True, minimum=1)
+    if isinstance(shift, bool) or not isinstance(shift, int) or not 0 <= shift < min(x.shape[-2:]) // 2: raise ValueError(f"shift: expected an int in [0, {min(x.shape[-2:]) // 2}), got {shift!r}")
+    if not 0 <= jitter < 1: raise ValueError(f"jitter: expected a fraction in [0, 1), got {jitter!r}")
+    g = torch.Generator().manual_seed(_check_seed(seed, 'seed'))
+    src = torch.randint(len(x), (n,), generator=g)
+    flip = torch.rand(n, generator=g) < 0.5
+    dy, dx = (torch.randint(-shift, shift + 1, (2, n), generator=g) + shift).tolist()
+    b, c = ((torch.rand(2, n, generator=g) * 2 - 1) * jitter).to(x.device).view(2, n, 1, 1, 1)
+    out = x[src.to(x.device)].clone()
+    out[flip.to(x.device)] = out[flip.to(x.device)].flip(-1)
+    if shift:
+        H, W = x.shape[-2:]
+        pad = F.pad(out, (shift,) * 4, mode='replicate')
+        out = torch.stack([pad[i, :, dy[i]:dy[i] + H, dx[i]:dx[i] + W] for i in range(n)])
+    m = out.mean((1, 2, 3), keepdim=True)
+    return ((out - m) * (1 + c) + m + b).clamp(0, 1)
+
+def public_halves(faces:Faces, # the identity split
+                 )->tuple:
+    "(defender's, attacker's) copies of `faces` whose public sets are image-disjoint halves of every public identity (even / odd images of each): the MaskNets and the attacker never share a photo."
+    if not isinstance(faces, Faces): raise TypeError(f"faces: expected a Faces split, got {type(faces).__name__}")
+    if isinstance(faces.public_x, pdata.ImageFolderStream): raise TypeError("faces: expected in-memory public images (call on a loaded split)")
+    rank = torch.zeros(len(faces.public_y), dtype=torch.long, device=faces.public_y.device)
+    for c in faces.public_y.unique():
+        i = torch.nonzero(faces.public_y == c).flatten()
+        if len(i) < 2: raise ValueError(f"faces: public identity {int(c)} has {len(i)} image, two halves need at least 2")
+        rank[i] = torch.arange(len(i), device=rank.device)
+    import dataclasses
+    half = lambda k: dataclasses.replace(faces, public_x=faces.public_x[rank % 2 == k], public_y=faces.public_y[rank % 2 == k])
+    return half(0), half(1)
+
 def sign_noise(x:torch.Tensor, # images in [0,1]
                rho_pixel:float, # per-pixel amplitude: the cloak's clip (its L-inf)
                l2:torch.Tensor|None=None, # per-image L2 norm to scale to (N,), e.g. the cloaks'; None: stay at the clip
@@ -901,7 +957,7 @@ def cloak_users(masknets:MaskNets, faces:Faces, targets:list|None=None, **cloak_
 def recognition_table(faces:Faces, # the identity split
                       conditions:dict, # condition name (str or tuple) -> {identity: training images as the attacker has them}
                       targets:list, # the users reported in every condition
-                      protocols:dict, # protocol name -> keyword arguments of `attack_success` (protocol, extractors, epochs, ...)
+                      protocols:dict, # protocol name -> keyword arguments of `attack_success` (protocol, extractors, epochs, ..., and its own `repeats`)
                       repeats:int=3, # recognizers per condition and protocol (seeds seed + 1000 r; the same in every condition)
                       seed:int=0, progress=None, # progress(done, total, condition)
                      )->'pd.DataFrame':
@@ -910,7 +966,8 @@ def recognition_table(faces:Faces, # the identity split
     rows, total = [], len(conditions) * len(protocols)
     for c, (name, replaced) in enumerate(conditions.items()):
         for pname, kw in protocols.items():
-            runs = attack_success(faces, replaced, targets=targets, seed=seed, repeats=repeats, per_repeat=True, **kw)
+            kw = dict(kw)   # a protocol may set its own `repeats` (a deterministic recognizer such as dlib needs one)
+            runs = attack_success(faces, replaced, targets=targets, seed=seed, repeats=kw.pop('repeats', repeats), per_repeat=True, **kw)
             key = name if isinstance(name, tuple) else (name,)
             for r, out in enumerate(runs):
                 rows += [dict(condition=key, protocol=pname, repeat=r, user=u, accuracy=out[u]) for u in targets]
@@ -984,10 +1041,28 @@ def condition_claim(rec, # a `core.Recorder`
     "Paired bootstrap interval of accuracy(a) - accuracy(b) over users, recorded as a claim row (`metrics.claim`); returns the verdict."
     ua, ub = _per_user(tab, a, protocol), _per_user(tab, b, protocol)
     if set(ua.index) != set(ub.index): raise ValueError(f"b: conditions {a!r} and {b!r} must hold the same users to be paired")
-    d = metrics.bootstrap_diff(ua.sort_index().values, ub.sort_index().values, seed=seed)
     ids = dict(protocol=protocol, a=str(a), b=str(b), **params)
-    if gate_failed is None: return metrics.claim(rec, what, d, op, than, tol, paper=paper, **ids)
-    return metrics.untestable(rec, what, f'{gate_failed}; the interval, not a verdict: {d} (n={d.n})', **ids)
+    return grouped_claim(rec, what, ua.sort_index().values - ub.sort_index().values, None, op, than, tol, paper, gate_failed=gate_failed, seed=seed, **ids)
+
+EQUIV_ALPHA = 0.05  # '~' claims: two one-sided tests at this level each (`metrics.equivalence`), i.e. on the 90% interval
+
+def grouped_claim(rec, # a `core.Recorder`
+                  what:str, # the claim (or hypothesis) in words
+                  values, # one value per unit (a user's accuracy, or a paired difference)
+                  groups=None, # the group of each value (its training seed): two-level bootstrap; None: one level
+                  op:str='<', than:float=0., tol:float=0., paper:float|None=None, # as in `metrics.claim`; '~': `tol` is the equivalence margin
+                  kind:str='claim', # 'claim' (the paper's) or 'hypothesis' (the project's)
+                  gate_failed:str|None=None, # why it cannot carry a verdict: recorded as untestable with the interval in the reason
+                  seed:int=0, **params)->str:
+    "Bootstrap interval of the mean of `values` (95%; for '~' the 90% interval of two one-sided tests, `metrics.equivalence` at margin `tol`), recorded as a claim or hypothesis row; returns the verdict."
+    if kind not in ('claim', 'hypothesis'): raise ValueError(f"kind: expected 'claim' or 'hypothesis', got {kind!r}")
+    ci = metrics.bootstrap_ci(values, groups, level=1 - 2 * EQUIV_ALPHA if op == '~' else 0.95, seed=seed)
+    if gate_failed is not None: return metrics.untestable(rec, what, f'{gate_failed}; the interval, not a verdict: {ci} (n={ci.n})', kind=kind, **params)
+    if op == '~': v = metrics.equivalence(metrics.Interval(ci.est - than, ci.lo - than, ci.hi - than, ci.n, ci.level), tol, EQUIV_ALPHA)
+    if kind == 'claim': out = metrics.claim(rec, what, ci, op, than, tol, paper=paper, **params)
+    else: out = metrics.hypothesis(rec, what, ci, op, than, tol, **params)
+    if op == '~': assert metrics.HYPOTHESIS_VERDICTS[metrics.VERDICTS.index(v)] == out or v == out, (v, out)
+    return out
 
 def gate_recognizers(rec, # a `core.Recorder`
                      tab:'pd.DataFrame', # a `recognition_table` with the learned protocols and the baselines ('pixel', 'eigen')

@@ -194,3 +194,51 @@ def test_random_masknet_fails_the_control(static_setting, tmp_path):
 def test_trained_masknet_is_not_refuted(static_setting, tmp_path):
     "With the trained MaskNet the same verdict is not 'not reproduced' (the cloaks differ, so the control can pass)."
     assert _trained_vs_random(static_setting, 'trained', tmp_path) != 'not reproduced'
+
+
+# --- 22 / 25: the random bank, the attacker's pairs, the two-level claim rows
+
+def test_attack_success_dlib_protocol_enrols_the_training_images():
+    "protocol='dlib' enrols the (replaced) training images as the gallery and identifies the clean test images with the recognizer given."
+    class Nearest:   # a stand-in for models.FaceDescriptor: 1-NN on pixels, and it remembers what it was given
+        def identify(self, gallery, labels, probes):
+            self.gallery = gallery
+            return labels[torch.cdist(probes.flatten(1), gallery.flatten(1)).argmin(1)]
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(3).repeat_interleave(4)
+    x = (torch.rand(12, 1, 32, 32, generator=g) * 0.1 + y[:, None, None, None] * 0.4).clamp(0, 1)
+    f = ho.Faces(x[:3], y[:3], x, y, x, y, 3, 'toy')
+    rec = Nearest()
+    assert ho.attack_success(f, {}, targets=[0], protocol='dlib', recognizer=rec)[0] == 1.
+    white = torch.ones_like(x[:4])
+    hidden = ho.attack_success(f, {0: white}, protocol='dlib', recognizer=rec)    # user 0 enrolled with white images: its probes go elsewhere
+    assert hidden[0] == 0. and torch.equal(rec.gallery[:4], white)
+
+
+def test_random_bank_is_seeded_and_untrained():
+    m = ho.MaskNet()
+    b = ho.random_bank(m, 4, seed=3)
+    assert len(b) == 4 and b.seeds == [3, 4, 5, 6]
+    assert torch.equal(b[2].conv1.weight, ho.random_masknet(m, 5).conv1.weight)
+    assert not torch.equal(b.params['conv1.weight'][0], b.params['conv1.weight'][1])
+
+
+def test_public_halves_are_image_disjoint():
+    faces = ho.load_faces('mnist5k', n_public=4, n_private=6, n_train=5, n_test=3)
+    d, a = ho.public_halves(faces)
+    assert len(d.public_x) + len(a.public_x) == len(faces.public_x)
+    assert set(d.public_y.tolist()) == set(a.public_y.tolist())                     # every public identity on both sides
+    dist = torch.cdist(d.public_x.flatten(1), a.public_x.flatten(1))
+    assert dist.min() > 0                                                            # no photo on both sides
+    assert torch.equal(d.train_x, faces.train_x)                                     # the private identities untouched
+
+
+def test_grouped_claim_equivalence_needs_the_interval_inside_the_margin(tmp_path):
+    from privbook.core import Recorder
+    rec = Recorder(tmp_path, 'hyperobf_mixinv')
+    near = [0.02, -0.01, 0.0, 0.01, -0.02, 0.01]
+    assert ho.grouped_claim(rec, 'alike', near, [0, 0, 1, 1, 2, 2], '~', 0., 0.1) == 'reproduced'
+    assert rec.frame().iloc[-1].ci_level == pytest.approx(0.9)                      # two one-sided tests: the 90% interval
+    assert ho.grouped_claim(rec, 'alike, tight margin', near, [0, 0, 1, 1, 2, 2], '~', 0., 0.005) != 'reproduced'
+    # an effect of the thesis's size that our interval excludes reads 'not reproduced', not 'inconclusive'
+    assert ho.grouped_claim(rec, 'advantage', [0.01, -0.02, 0.0, 0.02], [0, 0, 1, 1], '=', -0.23) == 'not reproduced'
