@@ -256,3 +256,16 @@ def test_widget_manager_pinned(tmp_path, monkeypatch):
     (bad/'embed.js').write_text('/* changed */')
     monkeypatch.setattr(docsite, 'HTML_MANAGER', bad)
     with pytest.raises(RuntimeError, match='sha256'): docsite.copy_widget_manager(tmp_path)
+
+
+def test_static_widget_state_keeps_what_the_views_need():
+    m = lambda name, **state: dict(model_name=name, model_module='@jupyter-widgets/controls', model_module_version='2.0.0', state=state)
+    full = dict(version_major=2, version_minor=0, state=dict(
+        box=m('VBoxModel', children=['IPY_MODEL_sl', 'IPY_MODEL_st']), sl=m('SelectionSliderModel', layout='IPY_MODEL_lay'),
+        st=m('StackModel', children=['IPY_MODEL_h']), h=m('HTMLModel'), lay=m('LayoutModel'),
+        ln=m('LinkModel', source=['IPY_MODEL_sl', 'index'], target=['IPY_MODEL_st', 'selected_index']),
+        live=m('VBoxModel', children=['IPY_MODEL_k', 'IPY_MODEL_out']), k=m('IntSliderModel'), out=m('OutputModel'),
+        stale=m('HTMLModel'), ln2=m('LinkModel', source=['IPY_MODEL_k', 'value'], target=['IPY_MODEL_stale', 'value'])))
+    got = docs.static_widget_state(full, ['box', 'live', 'box'])
+    assert sorted(got['state']) == ['box', 'h', 'lay', 'ln', 'sl', 'st'] and got['version_major'] == 2
+    assert docs.static_widget_state(full, ['live']) is None and docs.static_widget_state(None, ['box']) is None

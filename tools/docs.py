@@ -116,7 +116,9 @@ def stage_recorded(p:Path, dest:Path, allow_missing:bool)->str:
         c.get('metadata', {}).pop('execution', None)
     first_md = next((i for i, c in enumerate(nb['cells']) if c['cell_type'] == 'markdown'), -1)
     nb['cells'].insert(first_md + 1, banner(p.stem, facts, code_differs(nb, json.loads(p.read_text()))))
-    nb['metadata'] = {k: v for k, v in nb['metadata'].items() if k in ('kernelspec', 'language_info', 'widgets')}  # papermill stores widget state
+    state = static_widget_state(nb['metadata'].get('widgets', {}).get(WIDGET_STATE), view_ids(nb))  # papermill stores widget state
+    nb['metadata'] = {k: v for k, v in nb['metadata'].items() if k in ('kernelspec', 'language_info')}
+    if state: nb['metadata']['widgets'] = {WIDGET_STATE: state}
     dest.write_text(json.dumps(nb, indent=1))
     return f"recorded {facts['scale']} run, revision {', '.join(facts['revisions']) or '?'}"
 
@@ -148,8 +150,7 @@ def execute_smoke(p:Path, dest:Path):
         if c.cell_type == 'code': c['outputs'], c['execution_count'] = r.get('outputs', []), r.get('execution_count')
     write_nb(out, dest)
     nb = json.loads(dest.read_text())
-    state = widget_state([o['data'][WIDGET_VIEW]['model_id'] for c in nb['cells'] if c['cell_type'] == 'code'
-                          for o in c['outputs'] if WIDGET_VIEW in o.get('data', {})])
+    state = process_widget_state(view_ids(nb))
     if state: nb['metadata']['widgets'] = {WIDGET_STATE: state}  # after write_nb: execnb takes any 'source' key for a cell's
     dest.write_text(readable_paths(json.dumps(nb, indent=1)))
 
@@ -158,15 +159,20 @@ WIDGET_VIEW, WIDGET_STATE = 'application/vnd.jupyter.widget-view+json', 'applica
 KERNEL_ONLY = {'OutputModel', 'ButtonModel'}  # widgets that do something only with a kernel (e.g. `interactive`'s)
 
 
-def widget_state(model_ids:list)->dict|None:
-    """The saved widget state (nbclient's `store_widget_state` form) of the displayed widgets `model_ids` of this
-    process, with every widget they refer to and the links (`jslink`) between them; widgets that need a kernel to do
-    anything are left out (they show their plain text). None when nothing is left."""
-    try: import ipywidgets as W
-    except ImportError: return None
-    full = W.Widget.get_manager_state(drop_defaults=True)
+def view_ids(nb:dict)->list:
+    "Model ids of the widget views the code cells of notebook `nb` (a dict) display, in order."
+    return [o['data'][WIDGET_VIEW]['model_id'] for c in nb['cells'] if c['cell_type'] == 'code'
+            for o in c.get('outputs', []) if WIDGET_VIEW in o.get('data', {})]
+
+
+def static_widget_state(full:dict|None, model_ids:list)->dict|None:
+    """Of a saved widget state `full` (nbclient's `store_widget_state` form), the part the displayed widgets
+    `model_ids` need on a static page: every widget they refer to and the links (`jslink`) between them; a widget
+    that needs a kernel to do anything (`interactive`'s button and output) is left out with all it refers to, so
+    it shows its plain text. None when nothing is left."""
+    if not full or not full.get('state'): return None
     st = full['state']
-    refs = {k: set(re.findall(r'IPY_MODEL_([0-9a-f]+)', json.dumps(v['state']))) for k, v in st.items()}
+    refs = {k: set(re.findall(r'IPY_MODEL_(\w+)', json.dumps(v.get('state', {})))) for k, v in st.items()}
 
     def closure(start:set)->set:
         seen, todo = set(), list(start)
@@ -180,9 +186,16 @@ def widget_state(model_ids:list)->dict|None:
     keep = set()
     for m in dict.fromkeys(model_ids):
         c = closure({m})
-        if c and not any(st[k]['model_name'] in KERNEL_ONLY for k in c): keep |= c
-    keep |= {k for k, v in st.items() if v['model_name'] in ('LinkModel', 'DirectionalLinkModel') and refs[k] and refs[k] <= keep}
+        if c and not any(st[k].get('model_name') in KERNEL_ONLY for k in c): keep |= c
+    keep |= {k for k, v in st.items() if v.get('model_name') in ('LinkModel', 'DirectionalLinkModel') and refs[k] and refs[k] <= keep}
     return {**full, 'state': {k: st[k] for k in st if k in keep}} if keep else None
+
+
+def process_widget_state(model_ids:list)->dict|None:
+    "`static_widget_state` of the widgets this process made (the notebooks `execute_smoke` ran in it)."
+    try: import ipywidgets as W
+    except ImportError: return None
+    return static_widget_state(W.Widget.get_manager_state(drop_defaults=True), model_ids)
 
 
 def readable_paths(text:str)->str:
