@@ -767,9 +767,11 @@ d = { 'settings': { 'branch': 'main',
                                   'privbook.protect.read_images': ('protect.html#read_images', 'privbook/protect.py'),
                                   'privbook.protect.read_record': ('protect.html#read_record', 'privbook/protect.py'),
                                   'privbook.protect.write_images': ('protect.html#write_images', 'privbook/protect.py')},
-            'privbook.viz': { 'privbook.viz._show': ('viz.html#_show', 'privbook/viz.py'),
+            'privbook.viz': { 'privbook.viz._panel': ('viz.html#_panel', 'privbook/viz.py'),
+                              'privbook.viz._show': ('viz.html#_show', 'privbook/viz.py'),
                               'privbook.viz.compare_grid': ('viz.html#compare_grid', 'privbook/viz.py'),
                               'privbook.viz.curves': ('viz.html#curves', 'privbook/viz.py'),
                               'privbook.viz.explorer': ('viz.html#explorer', 'privbook/viz.py'),
                               'privbook.viz.heatmap': ('viz.html#heatmap', 'privbook/viz.py'),
-                              'privbook.viz.image_grid': ('viz.html#image_grid', 'privbook/viz.py')}}}
+                              'privbook.viz.image_grid': ('viz.html#image_grid', 'privbook/viz.py'),
+                              'privbook.viz.static_explorer': ('viz.html#static_explorer', 'privbook/viz.py')}}}

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt, seaborn as sns
 from .core import check_images
 
 # %% auto #0
-__all__ = ['heatmap', 'image_grid', 'compare_grid', 'curves', 'explorer']
+__all__ = ['heatmap', 'image_grid', 'compare_grid', 'curves', 'explorer', 'static_explorer']
 
 # %% ../nbs/04_viz.ipynb #150d811a
 def heatmap(df:pd.DataFrame, # rows x columns matrix (e.g. authorized x unauthorized accuracy in %)
@@ -91,3 +91,43 @@ def explorer(fn, # fn(**params) draws a figure and returns a short text (metrics
     w = W.interactive(fn, {'manual': True, 'manual_name': 'run'}, **sliders)
     w.layout = W.Layout(width='100%')
     return w
+
+# %% ../nbs/04_viz.ipynb #ae003995
+def _panel(p, dpi:int):
+    "One explorer panel as a widget: a matplotlib figure as a PNG `Image` (the figure is closed), a string as `HTML`."
+    import io, ipywidgets as W
+    from matplotlib.figure import Figure
+    if isinstance(p, Figure):
+        buf = io.BytesIO()
+        p.savefig(buf, format='png', dpi=dpi, bbox_inches='tight')
+        plt.close(p)
+        return W.Image(value=buf.getvalue(), format='png')
+    if isinstance(p, str): return W.HTML(p)
+    raise TypeError(f"panels: expected matplotlib Figures or HTML strings as values, got {type(p).__name__}")
+
+def static_explorer(panels:dict, # label -> panel: a matplotlib Figure or an HTML string, one per slider position
+                    name:str='setting', # the slider's description
+                    captions:dict|None=None, # label -> one line shown under its panel (e.g. the numbers it shows)
+                    dpi:int=80, # resolution of the PNGs the figures are stored as
+                   ):
+    "A slider over precomputed panels, switched in the browser (`jslink`): works on a static page from its saved widget state."
+    import html, ipywidgets as W
+    if not isinstance(panels, dict) or not panels: raise TypeError(f"panels: expected a non-empty dict label -> Figure or HTML, got {type(panels).__name__}")
+    captions = {} if captions is None else captions
+    if not isinstance(captions, dict) or set(captions) - set(panels): raise ValueError("captions: expected a dict whose labels are among the panels' labels")
+    kids = []
+    for label, p in panels.items():
+        w = _panel(p, dpi)
+        kids.append(W.VBox([w, W.HTML(f'<code>{html.escape(str(captions[label]))}</code>')]) if label in captions else w)
+    stack = W.Stack(kids, selected_index=0)
+    slider = W.SelectionSlider(options=[str(l) for l in panels], description=name, style={'description_width': 'initial'},
+                               layout=W.Layout(width='420px'))
+    W.jslink((slider, 'index'), (stack, 'selected_index'))
+    class StaticExplorer(W.VBox):  # plain-text form (shown where widgets cannot be): the first panel's caption
+        def _repr_mimebundle_(self, **kw):
+            d = super()._repr_mimebundle_(**kw)
+            if first: d['text/plain'] = first
+            return d
+    first = str(captions.get(next(iter(panels)), ''))
+    return StaticExplorer([slider, stack])
+

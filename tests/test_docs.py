@@ -1,7 +1,7 @@
 """The docs show recorded runs: every experiment notebook has an executed cpu copy beside the code, made in the
 same run as its recorded results, with a figure and no error, or it is listed in PENDING.txt with the reason it
 has none (its page then says so at the top). (`make docs` renders them; this is its cheap half.)"""
-import json, re, sys
+import json, re, shutil, sys
 from pathlib import Path
 import pytest
 
@@ -201,3 +201,71 @@ def test_readable_paths(monkeypatch, tmp_path):
     assert out == "results from ./data/results/cpu; root $PRIVBOOK_DATA/MNIST; key $TMPDIR/tmpab12/k.key", out
     assert not docs.page_problems(out)
     assert docs.page_problems(text) == ["a machine's path"]
+
+
+# ---- widgets: saved state, rendered by the pinned widget manager from the site itself ----
+
+EXPLORER = ("viz.static_explorer({'a': '<b>panel A</b>', 'b': '<b>panel B</b>'}, 'setting', captions={'a': 'first: 1%', 'b': 'second: 2%'})")
+
+
+@pytest.fixture(scope='module')
+def widget_site(tmp_path_factory):
+    "A notebook with a static explorer and a kernel-only `interactive`, executed for the docs and rendered."
+    from nbdev.processors import FilterDefaults
+    from nbdev.serve_drv import exec_nb
+    tmp = tmp_path_factory.mktemp('wsite')
+    for d in ('nbs', '_docsrc', '_proc'): (tmp/d).mkdir()
+    meta = dict(kernelspec=dict(name='python3', display_name='Python 3', language='python'), language_info=dict(name='python'))
+    cells = [_cell('markdown', '# Widgets\n\n> A slider.'), _cell('code', 'from privbook import viz\nimport ipywidgets as W'), _cell('code', EXPLORER), _cell('code', 'W.interactive(lambda k=1: k, k=(0, 3))')]
+    (tmp/'nbs'/'10_w.ipynb').write_text(json.dumps(dict(nbformat=4, nbformat_minor=5, metadata=meta, cells=cells)))
+    docs.execute_smoke(tmp/'nbs'/'10_w.ipynb', tmp/'_docsrc'/'10_w.ipynb')
+    with docs.own_widget_state(tmp/'_docsrc', tmp/'_proc'): exec_nb(tmp/'_docsrc'/'10_w.ipynb', tmp/'_proc'/'10_w.ipynb', FilterDefaults)
+    (tmp/'sidebar.yml').write_text('website:\n  sidebar:\n    contents:\n      - 10_w.ipynb\n')
+    docsite.render_site(tmp/'_proc', tmp/'_docs', tmp/'sidebar.yml')
+    return tmp
+
+
+def test_widget_state_saved(widget_site):
+    nb = json.loads((widget_site/'_docsrc'/'10_w.ipynb').read_text())
+    state = nb['metadata']['widgets'][docs.WIDGET_STATE]['state']
+    names = sorted(v['model_name'] for v in state.values())
+    for m in ('SelectionSliderModel', 'StackModel', 'LinkModel', 'HTMLModel'): assert m in names, names
+    assert 'OutputModel' not in names and 'ButtonModel' not in names  # the interactive needs a kernel: left as text
+    views = [o['data'][docs.WIDGET_VIEW]['model_id'] for c in nb['cells'] if c['cell_type'] == 'code' for o in c['outputs'] if docs.WIDGET_VIEW in o.get('data', {})]
+    assert len(views) == 2 and views[0] in state and views[1] not in state
+    assert json.loads((widget_site/'_proc'/'10_w.ipynb').read_text())['metadata']['widgets'] == nb['metadata']['widgets']  # kept through nbdev
+
+
+def test_widget_page_loads_the_manager_from_the_site(widget_site):
+    site = widget_site/'_docs'
+    page = (site/'10_w.html').read_text()
+    assert page.count('<script type="application/vnd.jupyter.widget-state+json">') == 1
+    assert page.count('<script type="application/vnd.jupyter.widget-view+json">') == 1  # the explorer; the interactive is text
+    assert '<script src="widgets/embed.js"></script>' in page and '<noscript><pre>first: 1%</pre></noscript>' in page
+    srcs = re.findall(r'<(?:script|link|img)\b[^>]*\b(?:src|href)="([^"]+)"', page)
+    assert srcs and all(not re.match(r'(https?:)?//', s) for s in srcs), srcs
+    assert not docs.page_problems(page), docs.page_problems(page)
+    js = (site/'widgets'/'embed.js').read_text()
+    assert (site/'widgets'/'LICENSE').exists() and 'unpkg' not in js and 'require.js' not in page  # no AMD loader to fetch with
+    assert 'Could not load module' in js  # widget code other than the built-in controls is refused, not fetched
+
+
+def test_widget_manager_pinned(tmp_path, monkeypatch):
+    bad = tmp_path/'hm'
+    shutil.copytree(docsite.HTML_MANAGER, bad)
+    (bad/'embed.js').write_text('/* changed */')
+    monkeypatch.setattr(docsite, 'HTML_MANAGER', bad)
+    with pytest.raises(RuntimeError, match='sha256'): docsite.copy_widget_manager(tmp_path)
+
+
+def test_static_widget_state_keeps_what_the_views_need():
+    m = lambda name, **state: dict(model_name=name, model_module='@jupyter-widgets/controls', model_module_version='2.0.0', state=state)
+    full = dict(version_major=2, version_minor=0, state=dict(
+        box=m('VBoxModel', children=['IPY_MODEL_sl', 'IPY_MODEL_st']), sl=m('SelectionSliderModel', layout='IPY_MODEL_lay'),
+        st=m('StackModel', children=['IPY_MODEL_h']), h=m('HTMLModel'), lay=m('LayoutModel'),
+        ln=m('LinkModel', source=['IPY_MODEL_sl', 'index'], target=['IPY_MODEL_st', 'selected_index']),
+        live=m('VBoxModel', children=['IPY_MODEL_k', 'IPY_MODEL_out']), k=m('IntSliderModel'), out=m('OutputModel'),
+        stale=m('HTMLModel'), ln2=m('LinkModel', source=['IPY_MODEL_k', 'value'], target=['IPY_MODEL_stale', 'value'])))
+    got = docs.static_widget_state(full, ['box', 'live', 'box'])
+    assert sorted(got['state']) == ['box', 'h', 'lay', 'ln', 'sl', 'st'] and got['version_major'] == 2
+    assert docs.static_widget_state(full, ['live']) is None and docs.static_widget_state(None, ['box']) is None

@@ -9,6 +9,7 @@ nbconvert HTML page per notebook with a sidebar. Nothing is installed and any ce
 """
 from __future__ import annotations
 import argparse, html, json, os, re, shutil, subprocess, sys
+from contextlib import contextmanager
 from pathlib import Path
 from privbook.cli import has_parameters, pending_runs, run_rows, setup_run_names
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -115,7 +116,9 @@ def stage_recorded(p:Path, dest:Path, allow_missing:bool)->str:
         c.get('metadata', {}).pop('execution', None)
     first_md = next((i for i, c in enumerate(nb['cells']) if c['cell_type'] == 'markdown'), -1)
     nb['cells'].insert(first_md + 1, banner(p.stem, facts, code_differs(nb, json.loads(p.read_text()))))
+    state = static_widget_state(nb['metadata'].get('widgets', {}).get(WIDGET_STATE), view_ids(nb))  # papermill stores widget state
     nb['metadata'] = {k: v for k, v in nb['metadata'].items() if k in ('kernelspec', 'language_info')}
+    if state: nb['metadata']['widgets'] = {WIDGET_STATE: state}
     dest.write_text(json.dumps(nb, indent=1))
     return f"recorded {facts['scale']} run, revision {', '.join(facts['revisions']) or '?'}"
 
@@ -146,7 +149,53 @@ def execute_smoke(p:Path, dest:Path):
     for c, r in zip(out.cells, run.cells):
         if c.cell_type == 'code': c['outputs'], c['execution_count'] = r.get('outputs', []), r.get('execution_count')
     write_nb(out, dest)
-    dest.write_text(readable_paths(dest.read_text()))
+    nb = json.loads(dest.read_text())
+    state = process_widget_state(view_ids(nb))
+    if state: nb['metadata']['widgets'] = {WIDGET_STATE: state}  # after write_nb: execnb takes any 'source' key for a cell's
+    dest.write_text(readable_paths(json.dumps(nb, indent=1)))
+
+
+WIDGET_VIEW, WIDGET_STATE = 'application/vnd.jupyter.widget-view+json', 'application/vnd.jupyter.widget-state+json'
+KERNEL_ONLY = {'OutputModel', 'ButtonModel'}  # widgets that do something only with a kernel (e.g. `interactive`'s)
+
+
+def view_ids(nb:dict)->list:
+    "Model ids of the widget views the code cells of notebook `nb` (a dict) display, in order."
+    return [o['data'][WIDGET_VIEW]['model_id'] for c in nb['cells'] if c['cell_type'] == 'code'
+            for o in c.get('outputs', []) if WIDGET_VIEW in o.get('data', {})]
+
+
+def static_widget_state(full:dict|None, model_ids:list)->dict|None:
+    """Of a saved widget state `full` (nbclient's `store_widget_state` form), the part the displayed widgets
+    `model_ids` need on a static page: every widget they refer to and the links (`jslink`) between them; a widget
+    that needs a kernel to do anything (`interactive`'s button and output) is left out with all it refers to, so
+    it shows its plain text. None when nothing is left."""
+    if not full or not full.get('state'): return None
+    st = full['state']
+    refs = {k: set(re.findall(r'IPY_MODEL_(\w+)', json.dumps(v.get('state', {})))) for k, v in st.items()}
+
+    def closure(start:set)->set:
+        seen, todo = set(), list(start)
+        while todo:
+            k = todo.pop()
+            if k in seen or k not in st: continue
+            seen.add(k)
+            todo += refs[k]
+        return seen
+
+    keep = set()
+    for m in dict.fromkeys(model_ids):
+        c = closure({m})
+        if c and not any(st[k].get('model_name') in KERNEL_ONLY for k in c): keep |= c
+    keep |= {k for k, v in st.items() if v.get('model_name') in ('LinkModel', 'DirectionalLinkModel') and refs[k] and refs[k] <= keep}
+    return {**full, 'state': {k: st[k] for k in st if k in keep}} if keep else None
+
+
+def process_widget_state(model_ids:list)->dict|None:
+    "`static_widget_state` of the widgets this process made (the notebooks `execute_smoke` ran in it)."
+    try: import ipywidgets as W
+    except ImportError: return None
+    return static_widget_state(W.Widget.get_manager_state(drop_defaults=True), model_ids)
 
 
 def readable_paths(text:str)->str:
@@ -198,13 +247,38 @@ def doc_host()->str:
     return f"{cfg.get('doc_host', '').rstrip('/')}{cfg.get('doc_baseurl', '')}".rstrip('/')
 
 
+@contextmanager
+def own_widget_state(stage:Path, proc:Path):
+    """Around nbdev's processing of `stage` into `proc`: each notebook keeps the widget state saved when it ran.
+    nbdev's `exec_show_docs` would store every widget of this process (all notebooks built so far) into each page,
+    and execnb, which writes the notebooks, takes every `source` key for a cell's (a `jslink`'s state has one)."""
+    from unittest.mock import patch
+    from nbdev.processors import exec_show_docs
+    held = {}
+    for p in sorted(stage.glob('*.ipynb')):
+        nb = json.loads(p.read_text())
+        if 'widgets' in nb.get('metadata', {}):
+            held[p.name] = nb['metadata'].pop('widgets')
+            p.write_text(json.dumps(nb, indent=1))
+    try:
+        with patch.object(exec_show_docs, 'end', lambda self: None): yield
+    finally:
+        for folder in (stage, proc):
+            for p in sorted(folder.glob('*.ipynb')):
+                nb = json.loads(p.read_text())
+                if p.name not in held and 'widgets' not in nb.get('metadata', {}): continue
+                nb['metadata'].pop('widgets', None)
+                if p.name in held: nb['metadata']['widgets'] = held[p.name]
+                p.write_text(json.dumps(nb, indent=1))
+
+
 def process():
     "nbdev's processing of the staged notebooks into `_proc/` (in this process, API entries by `docsite.APIRenderer`)."
     import warnings
     from nbdev.serve import proc_nbs
     use_api_renderer()
     shutil.rmtree(PROC, ignore_errors=True)
-    with warnings.catch_warnings():  # nbdev prints each such cell whole; running them for the API reference is harmless here
+    with warnings.catch_warnings(), own_widget_state(STAGE, PROC):  # nbdev prints each cell with imports whole; running them for the API reference is harmless here
         warnings.filterwarnings('ignore', message='Found cells containing imports')
         proc_nbs(str(STAGE), n_workers=0)
 

@@ -4,8 +4,9 @@ Quarto site. `tools/docs.py` calls `render_site`; `api_renderer` is the `show_do
 What each page gets: API entries as a signature and a parameter table from the docments (no prompts, no source
 link), test cells hidden, math converted to MathML at build time (latex2mathml: no script, no network), no
 progress bars in outputs, long code and wide tables scrolling in their box, a sidebar with short titles, a
-per-page table of contents, previous / next links and a static search (`search.json`, `search.js`).
-Nothing on a page loads anything from the network.
+per-page table of contents, previous / next links and a static search (`search.json`, `search.js`), and
+widgets drawn from the notebook's saved widget state by the pinned Jupyter widget manager copied into
+`widgets/` (`viz.static_explorer`'s sliders work with no kernel). Nothing on a page loads anything from the network.
 """
 from __future__ import annotations
 import ast, html, inspect, json, re, shutil
@@ -203,11 +204,15 @@ def exporter():
     return Exporter(config=cfg, extra_loaders=[DictLoader({'pb.html.j2': _TEMPLATE})], template_file='pb.html.j2')
 
 
-# nbconvert's lab page without what it loads from CDNs: MathJax (math is MathML already), require.js, mermaid and the
-# widget manager (widgets show their static fallback)
+# nbconvert's lab page without what it loads from CDNs: MathJax (math is MathML already), require.js and mermaid; the
+# widget manager is the pinned copy in tools/assets/html-manager/ (copied beside the pages), and a widget view keeps its
+# plain-text form for readers without JavaScript
 _TEMPLATE = """{%- extends 'lab/index.html.j2' -%}
 {%- block html_head_js_requirejs -%}{%- endblock html_head_js_requirejs -%}
-{% block jupyter_widgets %}{% endblock jupyter_widgets %}
+{% block jupyter_widgets %}{%- if "widgets" in nb.metadata -%}<script src="widgets/embed.js"></script>{%- endif -%}{% endblock jupyter_widgets %}
+{%- block data_widget_view scoped %}{{ super() }}
+{%- if 'text/plain' in output.data %}<noscript><pre>{{ output.data['text/plain'] | escape }}</pre></noscript>{% endif %}
+{%- endblock data_widget_view -%}
 {%- block html_head_js_mathjax -%}{%- endblock html_head_js_mathjax -%}
 {%- block html_head_js_mermaidjs -%}{%- endblock html_head_js_mermaidjs -%}
 """
@@ -356,6 +361,20 @@ def render_page(nb, stem:str, items:list, order:list, t:dict, host:str='', pages
     return body, search_entries(stem, t[stem][0], body)
 
 
+HTML_MANAGER = Path(__file__).resolve().parent/'assets'/'html-manager'  # @jupyter-widgets/html-manager 1.0.15, dist/embed.js
+HTML_MANAGER_SHA256 = '8f6d2d3f856d8595d1841dec3019d99bbe74d331f2a5178c2a33bfec729e3d6a'
+
+
+def copy_widget_manager(out:Path):
+    "The pinned widget manager (and its licenses) into `out/widgets/`, checked against its recorded sha256 first."
+    import hashlib
+    js = HTML_MANAGER/'embed.js'
+    if hashlib.sha256(js.read_bytes()).hexdigest() != HTML_MANAGER_SHA256:
+        raise RuntimeError(f"{js.name}: its sha256 differs from the pinned html-manager's (see {HTML_MANAGER.name}/README.md)")
+    (out/'widgets').mkdir(exist_ok=True)
+    for f in ('embed.js', 'embed.js.LICENSE.txt', 'LICENSE'): shutil.copyfile(HTML_MANAGER/f, out/'widgets'/f)
+
+
 def render_site(proc:Path, out:Path, sidebar_yml:Path, host:str=''):
     "Every processed notebook in `proc` as a page in `out`, with sidebar, TOC, previous / next and the search index."
     import nbformat
@@ -374,3 +393,4 @@ def render_site(proc:Path, out:Path, sidebar_yml:Path, host:str=''):
     (out/'search.json').write_text(json.dumps(index))
     (out/'search.js').write_text('const PB_INDEX = ' + json.dumps(index) + ';\n')
     if (proc/'styles.css').exists(): shutil.copyfile(proc/'styles.css', out/'styles.css')
+    copy_widget_manager(out)
