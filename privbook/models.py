@@ -595,8 +595,8 @@ def face_identification(x:torch.Tensor, # N x C x H x W face images in [0,1]
                         per_person:int=3, # gallery images per identity (`gallery_split`)
                         seed:int=0, # seed of the split
                         recognizer:FaceDescriptor|None=None, # default: a new `FaceDescriptor` (needs the 'faces' extra)
-                       )->pd.DataFrame:
-    "Per probe (rows, indexed by image): whether dlib, eigenfaces and pixel 1-NN identify it, on one gallery split."
+                       ):
+    "A pandas DataFrame, one row per probe (indexed by image): whether dlib, eigenfaces and pixel 1-NN identify it, on one gallery split."
     import pandas as pd
     check_images(x, 'x')
     check_labels(y, len(x), 'y')
