@@ -14,8 +14,8 @@ from .core import check_images, check_labels, paper_dry
 __all__ = ['VERDICTS', 'OPS', 'PROPORTION_METHODS', 'HYPOTHESIS_VERDICTS', 'accuracy', 'ssim', 'dssim', 'mse', 'psnr', 'linf',
            'confidence_distortion', 'attack_success_rate', 'beside', 'Interval', 'bootstrap_ci', 'bootstrap_diff',
            'effect_verdict', 'verdict', 'claim_line', 'CompetenceGateError', 'competence_gate', 'proportion_ci',
-           'equivalence', 'capped_ratio_ci', 'hypothesis_verdict', 'claim', 'hypothesis', 'untestable', 'gate',
-           'recorded_claims', 'recorded_hypotheses']
+           'proportion_diff', 'equivalence', 'capped_ratio_ci', 'hypothesis_verdict', 'claim', 'hypothesis',
+           'untestable', 'gate', 'recorded_claims', 'recorded_hypotheses']
 
 # %% ../nbs/03_metrics.ipynb #215a6b63
 def _pair(a, b, na='a', nb='b'):
@@ -162,10 +162,11 @@ def bootstrap_diff(a, # measurements under condition A (e.g. a defence), one per
                    paired:bool=True, # `a[i]` and `b[i]` come from the same unit (same image): resample pairs
                    groups=None, # with `paired`: the group (seed) of each pair
                    level:float=0.95, n_boot:int=2000, seed:int=0)->Interval:
-    "mean(a) - mean(b) with its percentile-bootstrap interval."
+    "mean(a) - mean(b) with its percentile-bootstrap interval; paired 0/1 outcomes get `proportion_diff`'s score interval instead."
     a_, b_ = _as_1d(a, 'a'), _as_1d(b, 'b')
     if paired:
         if a_.shape != b_.shape: raise ValueError(f"b: paired measurements need as many values as a ({a_.size}), got {b_.size}")
+        if np.isin(a_, (0, 1)).all() and np.isin(b_, (0, 1)).all(): return proportion_diff(a_, b_, groups, level, n_boot, seed)
         return bootstrap_ci(a_ - b_, groups, level, n_boot, seed)
     if groups is not None: raise ValueError("groups: only supported with paired=True")
     _check_level(level, n_boot)
@@ -264,6 +265,45 @@ def proportion_ci(k_or_values, # a count of successes k (with `n`), or one 0/1 (
     from scipy.stats import binomtest
     r = binomtest(k, n).proportion_ci(confidence_level=level, method='exact' if method == 'clopper-pearson' else 'wilson')
     return Interval(k / n, max(0., float(r.low)), min(1., float(r.high)), n, level)
+
+def _wilson(k, n, level):
+    from scipy.stats import binomtest
+    r = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method='wilson')
+    return float(r.low), float(r.high)
+
+def _newcombe_paired(a, b, level):
+    "Newcombe's hybrid score interval (method 10) of mean(a) - mean(b) for paired 0/1 outcomes."
+    n = a.size
+    both, only_a, only_b = int((a*b).sum()), int((a*(1 - b)).sum()), int(((1 - a)*b).sum())
+    neither = n - both - only_a - only_b
+    p1, p2 = (both + only_a)/n, (both + only_b)/n
+    (l1, u1), (l2, u2) = _wilson(both + only_a, n, level), _wilson(both + only_b, n, level)
+    den = (both + only_a)*(only_b + neither)*(both + only_b)*(only_a + neither)
+    ad_bc = both*neither - only_a*only_b   # phi with Newcombe's correction: 0 for 0 <= ad - bc <= n/2, shrunk by n/2 above
+    phi = 0. if den == 0 or 0 <= ad_bc <= n/2 else (ad_bc - n/2 if ad_bc > 0 else ad_bc)/math.sqrt(den)
+    d = p1 - p2
+    lo = d - math.sqrt(max((p1 - l1)**2 - 2*phi*(p1 - l1)*(u2 - p2) + (u2 - p2)**2, 0.))
+    hi = d + math.sqrt(max((p2 - l2)**2 - 2*phi*(p2 - l2)*(u1 - p1) + (u1 - p1)**2, 0.))
+    return max(lo, -1.), min(hi, 1.)
+
+def _outcomes(v, name):
+    a = _as_1d(v, name)
+    if not np.isin(a, (0, 1)).all(): raise ValueError(f"{name}: expected 0/1 (or bool) outcomes, one per unit")
+    return a
+
+def proportion_diff(a, # 0/1 (bool) outcomes under condition A (e.g. the attack succeeds on the defended model), one per unit
+                    b, # 0/1 outcomes under condition B on the same units (e.g. on the undefended model)
+                    groups=None, # optional group (seed) of each pair: the hull of the two-level bootstrap and the score interval
+                    level:float=0.95, n_boot:int=2000, seed:int=0)->Interval:
+    "mean(a) - mean(b) for paired 0/1 outcomes with Newcombe's score interval: of non-zero width when no pair is discordant."
+    a_, b_ = _outcomes(a, 'a'), _outcomes(b, 'b')
+    if a_.shape != b_.shape: raise ValueError(f"b: paired outcomes need as many values as a ({a_.size}), got {b_.size}")
+    _check_level(level, n_boot)
+    lo, hi = _newcombe_paired(a_, b_, level)
+    if groups is not None:
+        boot = bootstrap_ci(a_ - b_, groups, level, n_boot, seed)
+        lo, hi = min(lo, boot.lo), max(hi, boot.hi)
+    return Interval(float(a_.mean() - b_.mean()), lo, hi, int(a_.size), level)
 
 def equivalence(ci_or_diffs, # an Interval of the difference at level 1 - 2 alpha, or the per-unit (paired) differences
                 margin:float, # equivalence margin: differences within +-margin count as "no difference"
