@@ -266,18 +266,13 @@ def proportion_ci(k_or_values, # a count of successes k (with `n`), or one 0/1 (
     r = binomtest(k, n).proportion_ci(confidence_level=level, method='exact' if method == 'clopper-pearson' else 'wilson')
     return Interval(k / n, max(0., float(r.low)), min(1., float(r.high)), n, level)
 
-def _wilson(k, n, level):
-    from scipy.stats import binomtest
-    r = binomtest(int(k), int(n)).proportion_ci(confidence_level=level, method='wilson')
-    return float(r.low), float(r.high)
-
 def _newcombe_paired(a, b, level):
     "Newcombe's hybrid score interval (method 10) of mean(a) - mean(b) for paired 0/1 outcomes."
     n = a.size
     both, only_a, only_b = int((a*b).sum()), int((a*(1 - b)).sum()), int(((1 - a)*b).sum())
     neither = n - both - only_a - only_b
     p1, p2 = (both + only_a)/n, (both + only_b)/n
-    (l1, u1), (l2, u2) = _wilson(both + only_a, n, level), _wilson(both + only_b, n, level)
+    (l1, u1), (l2, u2) = [(c.lo, c.hi) for c in (proportion_ci(k, n, level=level) for k in (both + only_a, both + only_b))]
     den = (both + only_a)*(only_b + neither)*(both + only_b)*(only_a + neither)
     ad_bc = both*neither - only_a*only_b   # phi with Newcombe's correction: 0 for 0 <= ad - bc <= n/2, shrunk by n/2 above
     phi = 0. if den == 0 or 0 <= ad_bc <= n/2 else (ad_bc - n/2 if ad_bc > 0 else ad_bc)/math.sqrt(den)
