@@ -13,12 +13,12 @@ from . import data as pdata, models, metrics
 
 # %% auto #0
 __all__ = ['STRUCTURES', 'LAYERS', 'PROTOCOLS', 'BASELINES', 'READINGS', 'MAX_BYTES', 'EQUIV_ALPHA', 'masknet_shapes', 'phi',
-           'phi_all', 'MaskNet', 'MaskNets', 'cloak', 'InvNet', 'attacker_pairs', 'train_invnet', 'restore', 'Faces',
-           'load_faces', 'faces_for_scale', 'train_recognizer', 'pretrain_extractor', 'embed', 'attack_success',
-           'HyperNet', 'train_ensemble', 'ensemble_accuracy', 'train_masknet', 'mc_dropout', 'kl_diversity',
-           'weight_spread', 'noise_pairs', 'random_masknet', 'random_bank', 'augment_faces', 'public_halves',
-           'sign_noise', 'cloak_stats', 'cloak_users', 'recognition_table', 'mix_inversion', 'off_diagonal', 'summary',
-           'unit_outcomes', 'condition_claim', 'grouped_claim', 'gate_recognizers']
+           'phi_all', 'MaskNet', 'MaskNets', 'cloak', 'InvNet', 'attacker_pairs', 'train_invnet', 'restore',
+           'gate_invnets', 'Faces', 'load_faces', 'faces_for_scale', 'train_recognizer', 'pretrain_extractor', 'embed',
+           'attack_success', 'HyperNet', 'train_ensemble', 'ensemble_accuracy', 'train_masknet', 'mc_dropout',
+           'kl_diversity', 'weight_spread', 'noise_pairs', 'random_masknet', 'random_bank', 'augment_faces',
+           'public_halves', 'sign_noise', 'cloak_stats', 'cloak_users', 'recognition_table', 'mix_inversion',
+           'off_diagonal', 'summary', 'unit_outcomes', 'condition_claim', 'grouped_claim', 'gate_recognizers']
 
 # %% ../nbs/20_hyperobf.ipynb #504376bb
 STRUCTURES = {1: dict(c1=16, c2=32, d=256), 2: dict(c1=16, c2=32, d=128), 3: dict(c1=32, c2=32, d=256)}
@@ -266,22 +266,26 @@ def attacker_pairs(masknets:MaskNet|MaskNets|list, # the MaskNet(s) the attacker
 
 def train_invnet(xp:torch.Tensor, # cloaked images
                  x:torch.Tensor, # their originals
-                 epochs:int=30, # passes over the pairs
+                 epochs:int=30, # most passes over the pairs
                  batch_size:int=32, lr:float=2e-3, width:int=16, seed:int=0,
-                 steps:int|None=None, # exact number of gradient steps (overrides `epochs`): equal training for any number of pairs
+                 steps:int|None=None, # most gradient steps (overrides `epochs`): the same budget for any number of pairs
+                 patience:int=5, # converged when the mean pass loss fell by less than `tol` (relative) over the last `patience` passes
+                 tol:float|None=0.01, # None: no convergence rule (train the whole budget)
                 )->InvNet:
-    "InvNet trained on (cloaked, original) pairs with the SSIM loss $1 - \\mathrm{SSIM}$."
+    "InvNet trained on (cloaked, original) pairs with the SSIM loss $1 - \\mathrm{SSIM}$, until converged (`converged`, `epochs_run`) or the budget is spent."
     check_images(xp, 'xp')
     check_images(x, 'x')
     if xp.shape != x.shape: raise ValueError(f"x: expected the shape of xp {tuple(xp.shape)}, got {tuple(x.shape)}")
     check_positive(epochs, 'epochs', integer=True, minimum=1)
     if steps is not None: check_positive(steps, 'steps', integer=True, minimum=1)
+    check_positive(patience, 'patience', integer=True, minimum=1)
+    if tol is not None: check_positive(tol, 'tol', maximum=1)
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     net = InvNet(x.shape[1], width).to(x.device).train()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     total = steps if steps is not None else epochs * -(-len(x) // batch_size)
-    done, net.loss_history = 0, []   # mean loss of each pass over the pairs (convergence check)
+    done, h, net.converged = 0, [], False   # h: mean loss of each pass over the pairs (the convergence rule)
     while done < total:
         tot, seen = 0., 0
         for idx in torch.randperm(len(x), generator=g).split(batch_size):
@@ -291,8 +295,11 @@ def train_invnet(xp:torch.Tensor, # cloaked images
             opt.step()
             done, tot, seen = done + 1, tot + loss.item() * len(idx), seen + len(idx)
             if done == total: break
-        net.loss_history.append(tot / seen)
-    net.steps_run = done
+        h.append(tot / seen)
+        if tol is not None and len(h) > patience and h[-1 - patience] - h[-1] < tol * h[-1 - patience]:
+            net.converged = True
+            break
+    net.loss_history, net.steps_run, net.epochs_run = h, done, len(h)
     return net.eval()
 
 @torch.no_grad()
@@ -302,6 +309,21 @@ def restore(invnet:InvNet, # trained inversion network
     "Restored images $\\hat x$."
     check_images(xp, 'xp')
     return torch.cat([invnet(b) for b in xp.split(256)])
+
+def gate_invnets(rec, # a `core.Recorder`
+                 invnets:dict, # name -> an InvNet from `train_invnet`
+                 enforce:bool=True, # stop (`metrics.competence_gate`) when one did not converge; False: record and report only
+                 **params)->'pd.DataFrame':
+    "A row per InvNet (`invnet_converged`: 1 / 0, with passes, steps and last loss) and a gate row: every InvNet converged (an exact count, not an estimate); the table."
+    import pandas as pd
+    if not invnets: raise ValueError("invnets: expected at least one trained InvNet")
+    bad = [k for k, v in invnets.items() if not hasattr(v, 'converged')]
+    if bad: raise TypeError(f"invnets: expected InvNets from train_invnet, got {bad[:3]} without a convergence record")
+    t = pd.DataFrame([dict(invnet=str(k), converged=v.converged, epochs=v.epochs_run, steps=v.steps_run, last_loss=v.loss_history[-1]) for k, v in invnets.items()])
+    for r in t.itertuples(): rec.log('invnet_converged', int(r.converged), invnet=r.invnet, epochs=r.epochs, steps=r.steps, last_loss=r.last_loss, **params)
+    frac = float(t.converged.mean())
+    metrics.gate(rec, f'every InvNet converged before its budget ({int(t.converged.sum())} of {len(t)})', metrics.Interval(frac, frac, frac, len(t)), '~', 1., enforce=enforce, **params)
+    return t
 
 # %% ../nbs/20_hyperobf.ipynb #16d93b00
 @dataclass

@@ -301,3 +301,44 @@ def test_recognition_table_records_each_probe():
     users = tab[tab.user != '_others']
     assert all(len(h) == 3 and set(h) <= {0, 1} for h in users.hits)
     assert all(abs(sum(h) / len(h) - a) < 1e-6 for h, a in zip(users.hits, users.accuracy))
+
+
+# --- InvNets train to convergence (a budget, not a fixed number of passes) and say whether they converged
+
+def _pairs():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(32, 1, 32, 32, generator=g)
+    return (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1), x
+
+
+def test_train_invnet_stops_when_converged():
+    xp, x = _pairs()
+    inv = ho.train_invnet(xp, x, epochs=40, patience=2, tol=0.5)          # a loose rule: it converges long before the budget
+    assert inv.converged and inv.epochs_run < 40 and inv.epochs_run == len(inv.loss_history) > 2
+    h = inv.loss_history
+    assert h[-3] - h[-1] < 0.5 * h[-3]                                        # the rule that stopped it
+
+
+def test_train_invnet_reports_a_spent_budget():
+    xp, x = _pairs()
+    inv = ho.train_invnet(xp, x, epochs=3)                                    # the default rule needs more than `patience` passes
+    assert not inv.converged and inv.epochs_run == 3
+    inv = ho.train_invnet(xp, x, epochs=3, tol=None)                         # no rule: the whole budget, never 'converged'
+    assert not inv.converged and inv.steps_run == 3
+    with pytest.raises(ValueError, match='tol'):
+        ho.train_invnet(xp, x, tol=2.)
+
+
+def test_gate_invnets_records_each_and_fails_on_one_unconverged(tmp_path):
+    from privbook.core import Recorder
+    xp, x = _pairs()
+    rec = Recorder(tmp_path, 'hyperobf_mixinv')
+    nets = {'loose': ho.train_invnet(xp, x, epochs=40, patience=2, tol=0.5), 'spent': ho.train_invnet(xp, x, epochs=2)}
+    t = ho.gate_invnets(rec, nets, enforce=False)
+    assert t.set_index('invnet').converged.to_dict() == {'loose': True, 'spent': False}
+    f = rec.frame()
+    assert sorted(f[f.metric == 'invnet_converged'].value.tolist()) == [0, 1]
+    assert not f[f.metric == 'gate'].iloc[-1].passed
+    with pytest.raises(metrics.CompetenceGateError):
+        ho.gate_invnets(rec, {'spent': nets['spent']}, enforce=True)
+    assert ho.gate_invnets(rec, {'loose': nets['loose']}).converged.all()
