@@ -910,16 +910,26 @@ def augment_faces(x:torch.Tensor, # face images in [0,1]
     return ((out - m) * (1 + c) + m + b).clamp(0, 1)
 
 def public_halves(faces:Faces, # the identity split
+                  by:str='image', # 'image': even / odd photos of every public identity; 'identity': even / odd public identities
                  )->tuple:
-    "(defender's, attacker's) copies of `faces` whose public sets are image-disjoint halves of every public identity (even / odd images of each): the MaskNets and the attacker never share a photo."
+    "(defender's, attacker's) copies of `faces` whose public sets are disjoint: by 'image' halves of every public identity's photos (the MaskNets and the attacker never share a photo), by 'identity' halves of the public identities, each relabelled 0..k-1 (they never share a person)."
+    import dataclasses
     if not isinstance(faces, Faces): raise TypeError(f"faces: expected a Faces split, got {type(faces).__name__}")
+    if by not in ('image', 'identity'): raise ValueError(f"by: expected 'image' or 'identity', got {by!r}")
     if isinstance(faces.public_x, pdata.ImageFolderStream): raise TypeError("faces: expected in-memory public images (call on a loaded split)")
+    ids = faces.public_y.unique()   # sorted
+    if by == 'identity':
+        if len(ids) < 2: raise ValueError(f"faces: by='identity' needs at least 2 public identities, got {len(ids)}")
+        def part(k):
+            keep = ids[k::2].contiguous()
+            m = torch.isin(faces.public_y, keep)
+            return dataclasses.replace(faces, public_x=faces.public_x[m], public_y=torch.searchsorted(keep, faces.public_y[m]))
+        return part(0), part(1)
     rank = torch.zeros(len(faces.public_y), dtype=torch.long, device=faces.public_y.device)
-    for c in faces.public_y.unique():
+    for c in ids:
         i = torch.nonzero(faces.public_y == c).flatten()
         if len(i) < 2: raise ValueError(f"faces: public identity {int(c)} has {len(i)} image, two halves need at least 2")
         rank[i] = torch.arange(len(i), device=rank.device)
-    import dataclasses
     half = lambda k: dataclasses.replace(faces, public_x=faces.public_x[rank % 2 == k], public_y=faces.public_y[rank % 2 == k])
     return half(0), half(1)
 

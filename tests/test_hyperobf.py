@@ -342,3 +342,18 @@ def test_gate_invnets_records_each_and_fails_on_one_unconverged(tmp_path):
     with pytest.raises(metrics.CompetenceGateError):
         ho.gate_invnets(rec, {'spent': nets['spent']}, enforce=True)
     assert ho.gate_invnets(rec, {'loose': nets['loose']}).converged.all()
+
+
+def test_public_halves_by_identity_share_no_person():
+    faces = ho.load_faces('mnist5k', n_public=4, n_private=6, n_train=5, n_test=3)
+    d, a = ho.public_halves(faces, by='identity')
+    assert len(d.public_x) + len(a.public_x) == len(faces.public_x)
+    assert d.public_y.unique().tolist() == [0, 1] and a.public_y.unique().tolist() == [0, 1]   # 2 of the 4 identities each, relabelled
+    orig = lambda h: {int(faces.public_y[(faces.public_x.flatten(1) == x.flatten()).all(1)][0]) for x in h.public_x}
+    assert orig(d) == {0, 2} and orig(a) == {1, 3}                                   # no person on both sides
+    assert torch.equal(a.train_x, faces.train_x)
+    one = ho.Faces(faces.public_x[:4], torch.zeros(4, dtype=torch.long), faces.train_x, faces.train_y, faces.test_x, faces.test_y, faces.num_classes, 'one')
+    with pytest.raises(ValueError, match="faces: by='identity' needs at least 2"):
+        ho.public_halves(one, by='identity')
+    with pytest.raises(ValueError, match='by:'):
+        ho.public_halves(faces, by='person')
