@@ -13,12 +13,12 @@ from . import data as pdata, models, metrics
 
 # %% auto #0
 __all__ = ['STRUCTURES', 'LAYERS', 'PROTOCOLS', 'BASELINES', 'READINGS', 'MAX_BYTES', 'EQUIV_ALPHA', 'masknet_shapes', 'phi',
-           'phi_all', 'MaskNet', 'MaskNets', 'cloak', 'InvNet', 'attacker_pairs', 'train_invnet', 'restore', 'Faces',
-           'load_faces', 'faces_for_scale', 'train_recognizer', 'pretrain_extractor', 'embed', 'attack_success',
-           'HyperNet', 'train_ensemble', 'ensemble_accuracy', 'train_masknet', 'mc_dropout', 'kl_diversity',
-           'weight_spread', 'noise_pairs', 'random_masknet', 'random_bank', 'augment_faces', 'public_halves',
-           'sign_noise', 'cloak_stats', 'cloak_users', 'recognition_table', 'mix_inversion', 'off_diagonal', 'summary',
-           'condition_claim', 'grouped_claim', 'gate_recognizers']
+           'phi_all', 'MaskNet', 'MaskNets', 'cloak', 'InvNet', 'attacker_pairs', 'train_invnet', 'restore',
+           'gate_invnets', 'Faces', 'load_faces', 'faces_for_scale', 'train_recognizer', 'pretrain_extractor', 'embed',
+           'attack_success', 'HyperNet', 'train_ensemble', 'ensemble_accuracy', 'train_masknet', 'mc_dropout',
+           'kl_diversity', 'weight_spread', 'noise_pairs', 'random_masknet', 'random_bank', 'augment_faces',
+           'public_halves', 'sign_noise', 'cloak_stats', 'cloak_users', 'recognition_table', 'mix_inversion',
+           'off_diagonal', 'summary', 'unit_outcomes', 'condition_claim', 'grouped_claim', 'gate_recognizers']
 
 # %% ../nbs/20_hyperobf.ipynb #504376bb
 STRUCTURES = {1: dict(c1=16, c2=32, d=256), 2: dict(c1=16, c2=32, d=128), 3: dict(c1=32, c2=32, d=256)}
@@ -266,22 +266,26 @@ def attacker_pairs(masknets:MaskNet|MaskNets|list, # the MaskNet(s) the attacker
 
 def train_invnet(xp:torch.Tensor, # cloaked images
                  x:torch.Tensor, # their originals
-                 epochs:int=30, # passes over the pairs
+                 epochs:int=30, # most passes over the pairs
                  batch_size:int=32, lr:float=2e-3, width:int=16, seed:int=0,
-                 steps:int|None=None, # exact number of gradient steps (overrides `epochs`): equal training for any number of pairs
+                 steps:int|None=None, # most gradient steps (overrides `epochs`): the same budget for any number of pairs
+                 patience:int=5, # converged when the mean pass loss fell by less than `tol` (relative) over the last `patience` passes
+                 tol:float|None=0.01, # None: no convergence rule (train the whole budget)
                 )->InvNet:
-    "InvNet trained on (cloaked, original) pairs with the SSIM loss $1 - \\mathrm{SSIM}$."
+    "InvNet trained on (cloaked, original) pairs with the SSIM loss $1 - \\mathrm{SSIM}$, until converged (`converged`, `epochs_run`) or the budget is spent."
     check_images(xp, 'xp')
     check_images(x, 'x')
     if xp.shape != x.shape: raise ValueError(f"x: expected the shape of xp {tuple(xp.shape)}, got {tuple(x.shape)}")
     check_positive(epochs, 'epochs', integer=True, minimum=1)
     if steps is not None: check_positive(steps, 'steps', integer=True, minimum=1)
+    check_positive(patience, 'patience', integer=True, minimum=1)
+    if tol is not None: check_positive(tol, 'tol', maximum=1)
     torch.manual_seed(seed)
     g = torch.Generator().manual_seed(seed)
     net = InvNet(x.shape[1], width).to(x.device).train()
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     total = steps if steps is not None else epochs * -(-len(x) // batch_size)
-    done, net.loss_history = 0, []   # mean loss of each pass over the pairs (convergence check)
+    done, h, net.converged = 0, [], False   # h: mean loss of each pass over the pairs (the convergence rule)
     while done < total:
         tot, seen = 0., 0
         for idx in torch.randperm(len(x), generator=g).split(batch_size):
@@ -291,8 +295,11 @@ def train_invnet(xp:torch.Tensor, # cloaked images
             opt.step()
             done, tot, seen = done + 1, tot + loss.item() * len(idx), seen + len(idx)
             if done == total: break
-        net.loss_history.append(tot / seen)
-    net.steps_run = done
+        h.append(tot / seen)
+        if tol is not None and len(h) > patience and h[-1 - patience] - h[-1] < tol * h[-1 - patience]:
+            net.converged = True
+            break
+    net.loss_history, net.steps_run, net.epochs_run = h, done, len(h)
     return net.eval()
 
 @torch.no_grad()
@@ -302,6 +309,21 @@ def restore(invnet:InvNet, # trained inversion network
     "Restored images $\\hat x$."
     check_images(xp, 'xp')
     return torch.cat([invnet(b) for b in xp.split(256)])
+
+def gate_invnets(rec, # a `core.Recorder`
+                 invnets:dict, # name -> an InvNet from `train_invnet`
+                 enforce:bool=True, # stop (`metrics.competence_gate`) when one did not converge; False: record and report only
+                 **params)->'pd.DataFrame':
+    "A row per InvNet (`invnet_converged`: 1 / 0, with passes, steps and last loss) and a gate row: every InvNet converged (an exact count, not an estimate); the table."
+    import pandas as pd
+    if not invnets: raise ValueError("invnets: expected at least one trained InvNet")
+    bad = [k for k, v in invnets.items() if not hasattr(v, 'converged')]
+    if bad: raise TypeError(f"invnets: expected InvNets from train_invnet, got {bad[:3]} without a convergence record")
+    t = pd.DataFrame([dict(invnet=str(k), converged=v.converged, epochs=v.epochs_run, steps=v.steps_run, last_loss=v.loss_history[-1]) for k, v in invnets.items()])
+    for r in t.itertuples(): rec.log('invnet_converged', int(r.converged), invnet=r.invnet, epochs=r.epochs, steps=r.steps, last_loss=r.last_loss, **params)
+    frac = float(t.converged.mean())
+    metrics.gate(rec, f'every InvNet converged before its budget ({int(t.converged.sum())} of {len(t)})', metrics.Interval(frac, frac, frac, len(t)), '~', 1., enforce=enforce, **params)
+    return t
 
 # %% ../nbs/20_hyperobf.ipynb #16d93b00
 @dataclass
@@ -516,7 +538,7 @@ def attack_success(faces:Faces, # the identity split
                    repeats:int=1, # recognizers (seeds seed, seed+1000, ...); the accuracies are their means
                    protocol:str='scratch', # 'scratch' (train from scratch), 'finetune' (fine-tune a pretrained extractor), 'gallery' (nearest class mean of its embeddings), 'pixel' / 'eigen' (1-NN on pixels / eigenfaces), 'dlib' (1-NN on dlib's pretrained descriptors, `recognizer=` a `models.FaceDescriptor`)
                    extractors:list|None=None, # pretrained extractors, one per repeat (for 'finetune' and 'gallery')
-                   per_repeat:bool=False, # return the list of per-recognizer results instead of their mean
+                   per_repeat:bool=False, # return the list of per-recognizer results instead of their mean (each with '_hits': {user: 0/1 per clean test image})
                    **kw)->dict|list:
     "Each target's accuracy on its clean test images for a recognizer trained with `replaced` training images."
     targets = list(replaced) if targets is None else list(targets)
@@ -537,6 +559,7 @@ def attack_success(faces:Faces, # the identity split
         pred = _predict_protocol(faces, x, protocol, seed + 1000*r, None if extractors is None else extractors[r], kw)
         out = {u: (pred[faces.test_y == u] == u).float().mean().item() for u in targets}
         out['_others'] = (pred[others] == faces.test_y[others]).float().mean().item()
+        if per_repeat: out['_hits'] = {u: (pred[faces.test_y == u] == u).int().tolist() for u in targets}   # per-probe outcomes (paired claims)
         runs.append(out)
     if per_repeat: return runs
     return {k: float(np.mean([o[k] for o in runs])) for k in runs[0]}
@@ -887,16 +910,26 @@ def augment_faces(x:torch.Tensor, # face images in [0,1]
     return ((out - m) * (1 + c) + m + b).clamp(0, 1)
 
 def public_halves(faces:Faces, # the identity split
+                  by:str='image', # 'image': even / odd photos of every public identity; 'identity': even / odd public identities
                  )->tuple:
-    "(defender's, attacker's) copies of `faces` whose public sets are image-disjoint halves of every public identity (even / odd images of each): the MaskNets and the attacker never share a photo."
+    "(defender's, attacker's) copies of `faces` whose public sets are disjoint: by 'image' halves of every public identity's photos (the MaskNets and the attacker never share a photo), by 'identity' halves of the public identities, each relabelled 0..k-1 (they never share a person)."
+    import dataclasses
     if not isinstance(faces, Faces): raise TypeError(f"faces: expected a Faces split, got {type(faces).__name__}")
+    if by not in ('image', 'identity'): raise ValueError(f"by: expected 'image' or 'identity', got {by!r}")
     if isinstance(faces.public_x, pdata.ImageFolderStream): raise TypeError("faces: expected in-memory public images (call on a loaded split)")
+    ids = faces.public_y.unique()   # sorted
+    if by == 'identity':
+        if len(ids) < 2: raise ValueError(f"faces: by='identity' needs at least 2 public identities, got {len(ids)}")
+        def part(k):
+            keep = ids[k::2].contiguous()
+            m = torch.isin(faces.public_y, keep)
+            return dataclasses.replace(faces, public_x=faces.public_x[m], public_y=torch.searchsorted(keep, faces.public_y[m]))
+        return part(0), part(1)
     rank = torch.zeros(len(faces.public_y), dtype=torch.long, device=faces.public_y.device)
-    for c in faces.public_y.unique():
+    for c in ids:
         i = torch.nonzero(faces.public_y == c).flatten()
         if len(i) < 2: raise ValueError(f"faces: public identity {int(c)} has {len(i)} image, two halves need at least 2")
         rank[i] = torch.arange(len(i), device=rank.device)
-    import dataclasses
     half = lambda k: dataclasses.replace(faces, public_x=faces.public_x[rank % 2 == k], public_y=faces.public_y[rank % 2 == k])
     return half(0), half(1)
 
@@ -961,7 +994,7 @@ def recognition_table(faces:Faces, # the identity split
                       repeats:int=3, # recognizers per condition and protocol (seeds seed + 1000 r; the same in every condition)
                       seed:int=0, progress=None, # progress(done, total, condition)
                      )->'pd.DataFrame':
-    "Long-form results: one row per (condition, protocol, repeat, user) with the user's accuracy on clean test images."
+    "Long-form results: one row per (condition, protocol, repeat, user) with the user's accuracy on clean test images and its per-probe 0/1 outcomes (`hits`)."
     import pandas as pd
     rows, total = [], len(conditions) * len(protocols)
     for c, (name, replaced) in enumerate(conditions.items()):
@@ -970,7 +1003,7 @@ def recognition_table(faces:Faces, # the identity split
             runs = attack_success(faces, replaced, targets=targets, seed=seed, repeats=kw.pop('repeats', repeats), per_repeat=True, **kw)
             key = name if isinstance(name, tuple) else (name,)
             for r, out in enumerate(runs):
-                rows += [dict(condition=key, protocol=pname, repeat=r, user=u, accuracy=out[u]) for u in targets]
+                rows += [dict(condition=key, protocol=pname, repeat=r, user=u, accuracy=out[u], hits=tuple(out['_hits'][u])) for u in targets]
                 rows.append(dict(condition=key, protocol=pname, repeat=r, user='_others', accuracy=out['_others']))
         if progress: progress(c + 1, len(conditions), name)
     return pd.DataFrame(rows)
@@ -1030,33 +1063,49 @@ def _target_rows(tab, condition, protocol):
 
 def _per_user(tab, condition, protocol): return _target_rows(tab, condition, protocol).groupby('user').accuracy.mean()
 
+def unit_outcomes(rows:'pd.DataFrame', # rows of a `recognition_table` (with its per-probe `hits`), e.g. one condition's cells
+                  by:list=('user',), # the columns that name a unit besides its probe image (e.g. ['train_seed', 'user'])
+                 )->'pd.Series':
+    "Per (`by`, probe image): the probe's 0/1 outcome, averaged over the rows' cells (still 0/1 when each unit has one cell)."
+    if 'hits' not in rows: raise ValueError("tab: expected per-probe outcomes (a 'hits' column, as `recognition_table` writes)")
+    d = rows[list(by) + ['hits']].explode('hits')
+    d['probe'] = d.groupby(level=0).cumcount()
+    return d.astype({'hits': float}).groupby(list(by) + ['probe']).hits.mean()
+
 def condition_claim(rec, # a `core.Recorder`
                     tab:'pd.DataFrame', # a `recognition_table`
                     what:str, # the claim in words
-                    a, b, # the two conditions: the claim is about accuracy(a) - accuracy(b), paired over users
+                    a, b, # the two conditions: the claim is about accuracy(a) - accuracy(b), paired over (repeat, user, probe image)
                     protocol:str, # the recognizer
                     op:str='<', than:float=0., tol:float=0., paper:float|None=None, # as in `metrics.claim`
                     gate_failed:str|None=None, # why the recognizer cannot carry a verdict (its failed gate): recorded as untestable
                     seed:int=0, **params)->str:
-    "Paired bootstrap interval of accuracy(a) - accuracy(b) over users, recorded as a claim row (`metrics.claim`); returns the verdict."
-    ua, ub = _per_user(tab, a, protocol), _per_user(tab, b, protocol)
-    if set(ua.index) != set(ub.index): raise ValueError(f"b: conditions {a!r} and {b!r} must hold the same users to be paired")
+    "Interval of accuracy(a) - accuracy(b) on paired per-probe 0/1 outcomes grouped by user (`metrics.bootstrap_diff`: the score interval), recorded as a claim row (`metrics.claim`); returns the verdict."
+    ua, ub = (unit_outcomes(_target_rows(tab, c, protocol), ('repeat', 'user')) for c in (a, b))
+    if set(ua.index) != set(ub.index): raise ValueError(f"b: conditions {a!r} and {b!r} must hold the same users, recognizers and probes to be paired")
+    ua, ub = ua.sort_index(), ub.reindex(ua.sort_index().index)
     ids = dict(protocol=protocol, a=str(a), b=str(b), **params)
-    return grouped_claim(rec, what, ua.sort_index().values - ub.sort_index().values, None, op, than, tol, paper, gate_failed=gate_failed, seed=seed, **ids)
+    return grouped_claim(rec, what, ua.values, ua.index.get_level_values('user').astype(str), op, than, tol, paper, gate_failed=gate_failed, seed=seed, paired=ub.values, **ids)
 
 EQUIV_ALPHA = 0.05  # '~' claims: two one-sided tests at this level each (`metrics.equivalence`), i.e. on the 90% interval
 
 def grouped_claim(rec, # a `core.Recorder`
                   what:str, # the claim (or hypothesis) in words
-                  values, # one value per unit (a user's accuracy, or a paired difference)
+                  values, # one value per unit (a user's accuracy, a paired difference, or with `paired` condition a's outcome)
                   groups=None, # the group of each value (its training seed): two-level bootstrap; None: one level
                   op:str='<', than:float=0., tol:float=0., paper:float|None=None, # as in `metrics.claim`; '~': `tol` is the equivalence margin
                   kind:str='claim', # 'claim' (the paper's) or 'hypothesis' (the project's)
                   gate_failed:str|None=None, # why it cannot carry a verdict: recorded as untestable with the interval in the reason
-                  seed:int=0, **params)->str:
-    "Bootstrap interval of the mean of `values` (95%; for '~' the 90% interval of two one-sided tests, `metrics.equivalence` at margin `tol`), recorded as a claim or hypothesis row; returns the verdict."
+                  seed:int=0,
+                  paired=None, # condition b's value of each unit: the claim is about mean(values) - mean(paired) (`metrics.bootstrap_diff`; 0/1 outcomes get the score interval)
+                  **params)->str:
+    "Bootstrap interval of the mean of `values` (or of `values` - `paired`) (95%; for '~' the 90% interval of two one-sided tests, `metrics.equivalence` at margin `tol`), recorded as a claim or hypothesis row; returns the verdict."
     if kind not in ('claim', 'hypothesis'): raise ValueError(f"kind: expected 'claim' or 'hypothesis', got {kind!r}")
-    ci = metrics.bootstrap_ci(values, groups, level=1 - 2 * EQUIV_ALPHA if op == '~' else 0.95, seed=seed)
+    level = 1 - 2 * EQUIV_ALPHA if op == '~' else 0.95
+    if paired is None: ci = metrics.bootstrap_ci(values, groups, level=level, seed=seed)
+    else:
+        if np.size(paired) != np.size(values): raise ValueError(f"paired: expected one value per unit ({np.size(values)}), got {np.size(paired)}")
+        ci = metrics.bootstrap_diff(values, paired, groups=groups, level=level, seed=seed)
     if gate_failed is not None: return metrics.untestable(rec, what, f'{gate_failed}; the interval, not a verdict: {ci} (n={ci.n})', kind=kind, **params)
     if op == '~': v = metrics.equivalence(metrics.Interval(ci.est - than, ci.lo - than, ci.hi - than, ci.n, ci.level), tol, EQUIV_ALPHA)
     if kind == 'claim': out = metrics.claim(rec, what, ci, op, than, tol, paper=paper, **params)
