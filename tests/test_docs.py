@@ -163,6 +163,8 @@ def test_test_cells():
     assert docsite.is_test_cell('y = f(1)\ntest_eq(y, 2)', later='z = g(2)')  # y only serves the test
     assert not docsite.is_test_cell('y = f(1)\ntest_eq(y, 2)', later='print(y)') and not docsite.is_test_cell('import torch')
     assert not docsite.is_test_cell('y = f(1)\nprint(y)\ntest_eq(y, 2)')
+    assert docsite.without_tests('vgg = build()\ntest_eq(n(vgg), 13)\nname, m = layer(vgg, 7)\ntest_fail(lambda: layer(vgg, 13),\n          contains="layer:")') == 'vgg = build()\nname, m = layer(vgg, 7)'
+    assert docsite.without_tests('x = f(1)\nprint(x)') == 'x = f(1)\nprint(x)' and docsite.without_tests('def f(:') == 'def f(:'
 
 
 def test_defaults_readable():

@@ -121,6 +121,14 @@ def is_test_cell(source:str, later:str='')->bool:
     return True
 
 
+def without_tests(source:str)->str:
+    "`source` without its top-level test statements (asserts, fastcore tests): what a cell that also defines later-used names shows."
+    try: tree = ast.parse(source)
+    except SyntaxError: return source
+    drop = {i for s in tree.body if _is_test_stmt(s) and not isinstance(s, (ast.Import, ast.ImportFrom)) for i in range(s.lineno, s.end_lineno + 1)}
+    return '\n'.join(l for i, l in enumerate(source.splitlines(), 1) if i not in drop).strip('\n')
+
+
 _BAR = re.compile(r'^.*\d+%\|.*\|\s*\d+(\.\d+)?[kMG]?/\d+(\.\d+)?[kMG]?.*$', re.M)
 
 
@@ -131,7 +139,7 @@ def strip_progress(text:str)->str:
 
 
 def prepare_cells(nb):
-    "Quarto's handling of nbdev output, done here: frontmatter header, `show_doc` output as markdown, tests and `#|` lines hidden, progress bars dropped; cells tagged `docs-top` right after the header."
+    "Quarto's handling of nbdev output, done here: frontmatter header, `show_doc` output as markdown, tests (cells, or lines of a cell that also defines names used later) and `#|` lines hidden, progress bars dropped; cells tagged `docs-top` right after the header."
     import nbformat, yaml
     cells, code = [], [c.source for c in nb.cells if c.cell_type == 'code']
     for c in nb.cells:
@@ -152,7 +160,7 @@ def prepare_cells(nb):
             if md: cells.append(nbformat.v4.new_markdown_cell(md))
             continue
         if re.search(r'#\|\s*echo:\s*false', directives): c.metadata.setdefault('tags', []).append('pb-hide-input')
-        c.source = '\n'.join(l for l in lines if not l.startswith('#|'))
+        c.source = without_tests('\n'.join(l for l in lines if not l.startswith('#|')))
         outs = []
         for o in c.get('outputs', []):
             if o.get('output_type') == 'stream':
