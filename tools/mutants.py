@@ -8,9 +8,16 @@ mutmut also rewrites docstrings ("XX...XX", upper / lower case): those mutants c
 finds them by comparing the syntax tree of each mutated function with the original one, docstrings removed, and
 reports a second score without them (column `docstring`: surviving docstring-only mutants).
 
+A full run of the six modules (about 14,800 mutants) takes days on 2 cores, so `--sample N` draws N mutants per module
+at random (seeded; docstring-only mutants are never drawn) and prints their names for `mutmut run`; the same
+`--sample N` then scores only the drawn mutants, with a Wilson interval on the module's kill rate. Survivors that
+docs/mutants.md lists as equivalent (its table of survivors, one backticked mutant name per row) leave the
+denominator: the score is killed / (killed + survived + no tests - equivalent).
+
 `python tools/mutants.py` prints the table; `--survivors` lists the surviving mutants (show one with
-`mutmut show NAME`); `--write docs/mutants.md` puts the table into that file between its two marker lines."""
-import argparse, ast, json, re
+`mutmut show NAME`); `--write docs/mutants.md` puts the table into that file between its two marker lines;
+`--generate` makes the mutants (what `mutmut run` does before running any test) so that a sample can be drawn."""
+import argparse, ast, json, os, random, re, sys
 from collections import Counter
 from pathlib import Path
 from mutmut.stats import status_by_exit_code
@@ -61,23 +68,59 @@ def score_row(statuses:dict, doc:set=frozenset()):
     row['score without docstrings'] = row['killed'] / (tested - row['docstring']) if tested > row['docstring'] else None
     return row
 
+def generate(root=ROOT):
+    "Make mutmut's mutants and their `.meta` files under `root/mutants/` without running a test (`mutmut run`'s first step)."
+    from mutmut.__main__ import create_mutants
+    from mutmut.utils.file_utils import copy_also_copy_files, copy_src_dir, setup_source_paths
+    os.chdir(root); (root/'mutants').mkdir(exist_ok=True)
+    copy_src_dir(); copy_also_copy_files(); setup_source_paths()
+    create_mutants(1)
+
+def sample(results:dict, n:int, seed:int=0, root=ROOT)->dict:
+    "The same `results` with at most `n` mutants per module, drawn at random (seeded) among those that change more than a docstring."
+    if n < 1: raise ValueError(f'n: expected at least one mutant per module, got {n}')
+    doc = docstring_only(results, root)
+    out = {}
+    for mod, statuses in results.items():
+        names = sorted(k for k in statuses if k not in doc)
+        out[mod] = {k: statuses[k] for k in sorted(random.Random(f'{seed}:{mod}').sample(names, min(n, len(names))))}
+    return out
+
+def equivalent(path:Path=ROOT/'docs'/'mutants.md')->set:
+    "Full names of the mutants that `path`'s survivors table gives as equivalent (rows `| module.py | `name` ... | why |`)."
+    out = set()
+    for mod, name in re.findall(r'^\|\s*([\w/]+)\.py\s*\|\s*`([^`]+)`', path.read_text() if path.exists() else '', flags=re.M):
+        out.add(f"privbook.{mod.split('/')[-1]}.{name}")
+    return out
+
+def kill_rate(statuses:dict, equiv:set=frozenset(), level=0.95):
+    "Killed / (killed + survived + no tests - equivalent) with its Wilson interval (`metrics.proportion_ci`); None when nothing was tested."
+    sys.path.insert(0, str(ROOT))
+    from privbook.metrics import proportion_ci
+    tested = [k for k, s in statuses.items() if s in ('killed', *SURVIVED) and k not in equiv]
+    return proportion_ci(sum(statuses[k] == 'killed' for k in tested), len(tested), level=level) if tested else None
+
 def _pct(v): return '-' if v is None else f"{100 * v:.1f}%"
 
-def table(results:dict)->str:
-    "A markdown table: one row per module, its counts and scores."
-    doc = docstring_only(results)
-    counts = [*COLUMNS, 'other', 'docstring']
-    head = ['module', *counts, 'score', 'score without docstrings']
+def _rate(ci): return '-' if ci is None else f"{100 * ci.est:.1f}% [{100 * ci.lo:.1f}, {100 * ci.hi:.1f}] of {ci.n}"
+
+def table(results:dict, equiv:set=frozenset(), root=ROOT)->str:
+    "A markdown table: one row per module, its counts and scores, and the kill rate of the non-equivalent mutants (95% Wilson)."
+    doc = docstring_only(results, root)
+    counts = [*COLUMNS, 'other', 'docstring', 'equivalent']
+    head = ['module', *counts, 'score', 'score without docstrings', 'killed of non-equivalent']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for mod, statuses in results.items():
         r = score_row(statuses, doc)
-        lines.append('| ' + ' | '.join([mod, *(str(r[k]) for k in counts), _pct(r['score']), _pct(r['score without docstrings'])]) + ' |')
+        r['equivalent'] = sum(s in SURVIVED and k in equiv and k not in doc for k, s in statuses.items())
+        rate = kill_rate({k: s for k, s in statuses.items() if k not in doc}, equiv)
+        lines.append('| ' + ' | '.join([mod, *(str(r[k]) for k in counts), _pct(r['score']), _pct(r['score without docstrings']), _rate(rate)]) + ' |')
     return '\n'.join(lines)
 
-def survivors(results:dict, with_docstrings=False):
-    "Names of the mutants that survived or that no test ran (without the docstring-only ones unless `with_docstrings`)."
+def survivors(results:dict, with_docstrings=False, equiv:set=frozenset()):
+    "Names of the mutants that survived or that no test ran (without the docstring-only ones unless `with_docstrings`, and without `equiv`)."
     doc = set() if with_docstrings else docstring_only(results)
-    return [k for st in results.values() for k, s in st.items() if s in SURVIVED and k not in doc]
+    return [k for st in results.values() for k, s in st.items() if s in SURVIVED and k not in doc and k not in equiv]
 
 def write(path:Path, text:str):
     "Replace what lies between the marker lines of `path` with `text`."
@@ -89,10 +132,22 @@ if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--survivors', action='store_true', help='list the surviving mutants instead of the table')
     p.add_argument('--write', type=Path, help='put the table into this markdown file, between its marker lines')
+    p.add_argument('--sample', type=int, help='only N mutants per module, drawn at random (with --names: print their names)')
+    p.add_argument('--seed', type=int, default=0, help='seed of the sample')
+    p.add_argument('--names', action='store_true', help='print the names of the sampled mutants (one per line) for `mutmut run`')
+    p.add_argument('--generate', action='store_true', help='make the mutants first if mutants/ has none')
     a = p.parse_args()
+    if a.generate and not module_results():
+        with open(os.devnull, 'w') as null:  # mutmut prints each file it copies
+            out, sys.stdout = sys.stdout, null
+            try: generate()
+            finally: sys.stdout = out
     res = module_results()
     if not res: raise SystemExit('no mutmut results under mutants/: run `make mutants` first')
-    if a.survivors: print('\n'.join(survivors(res)))
+    if a.sample: res = sample(res, a.sample, a.seed)
+    if a.names: print('\n'.join(k for st in res.values() for k in st))
+    elif a.survivors: print('\n'.join(survivors(res, equiv=equivalent())))
     else:
-        print(table(res))
-        if a.write: write(a.write, table(res))
+        t = table(res, equivalent())
+        print(t)
+        if a.write: write(a.write, t)
