@@ -249,10 +249,13 @@ def proportion_ci(k_or_values, # a count of successes k (with `n`), or one 0/1 (
                   n:int|None=None, # number of trials when `k_or_values` is a count
                   method:str='wilson', # 'wilson' or 'clopper-pearson' (exact)
                   level:float=0.95, # confidence level
+                  groups=None, # with 0/1 outcomes: the group (seed, user) of each; the hull of the binomial interval and the two-level bootstrap
+                  n_boot:int=2000, seed:int=0, # the bootstrap's resamples and seed (with `groups`)
                  )->Interval:
     "k/n with its Wilson or Clopper-Pearson interval (`scipy.stats.binomtest`): inside [0, 1], of non-zero width at 0/n and n/n too."
     if method not in PROPORTION_METHODS: raise ValueError(f"method: expected one of {PROPORTION_METHODS}, got {method!r}")
     _check_level(level)
+    if groups is not None and n is not None: raise TypeError("groups: expected 0/1 outcomes (without n), one per unit, not a count")
     if n is None:
         if isinstance(k_or_values, (bool, int, np.integer)): raise TypeError("n: expected the number of trials with a count k_or_values, got None")
         v = _as_1d(k_or_values, 'k_or_values')
@@ -264,7 +267,11 @@ def proportion_ci(k_or_values, # a count of successes k (with `n`), or one 0/1 (
         if not 0 <= k <= n: raise ValueError(f"k_or_values: expected a count in [0, n={n}], got {k}")
     from scipy.stats import binomtest
     r = binomtest(k, n).proportion_ci(confidence_level=level, method='exact' if method == 'clopper-pearson' else 'wilson')
-    return Interval(k / n, max(0., float(r.low)), min(1., float(r.high)), n, level)
+    lo, hi = max(0., float(r.low)), min(1., float(r.high))
+    if groups is not None:
+        boot = bootstrap_ci(v, groups, level, n_boot, seed)
+        lo, hi = min(lo, boot.lo), max(hi, boot.hi)
+    return Interval(k / n, lo, hi, n, level)
 
 def _newcombe_paired(a, b, level):
     "Newcombe's hybrid score interval (method 10) of mean(a) - mean(b) for paired 0/1 outcomes."
