@@ -125,3 +125,53 @@ def test_faces_for_scale_smoke_keeps_three_test_photos_per_identity(tmp_path):
     f = ho.faces_for_scale('smoke', f"imagefolder:{tmp_path/'faces'}", image_size=8)
     assert f.num_classes == 2 and f.image_size == 8
     assert torch.bincount(f.train_y).tolist() == [5, 5] and torch.bincount(f.test_y).tolist() == [3, 3]
+
+
+def test_phi_all_grouped_convolution_matches_the_plain_one():
+    # the grouped path is the GPU default; on the CPU it must give the same features as one network at a time
+    torch.manual_seed(0)
+    bank = ho.MaskNets.stack([ho.MaskNet(1, 1, 8, 2) for _ in range(3)])
+    x = torch.rand(5, 1, 8, 8)
+    grouped = ho.phi_all(bank.params, x, 2, grouped=True)
+    assert grouped.shape == (3, 5, 256)
+    torch.testing.assert_close(grouped, ho.phi_all(bank.params, x, 2, grouped=False), atol=1e-5, rtol=1e-4)
+
+
+@pytest.fixture(scope='module')
+def small_hn():
+    torch.manual_seed(0)
+    return ho.HyperNet(num_classes=3, image_size=8)
+
+
+def test_hypernet_defaults_are_the_thesis_best_setting(small_hn):
+    # Eq. 4.4 with the thesis's best setting lambda_diversity = 10, alpha_threshold = 0.001: J_total = 10 max(J1 - 0.001, 0) + J2
+    x, y = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(1)), torch.arange(6) % 3
+    L = small_hn.losses(small_hn(torch.randn(2, small_hn.z_dim)), x, y)
+    torch.testing.assert_close(L['J_total'], 10 * torch.relu(L['J1'] - 1e-3) + L['J2'])
+
+
+@pytest.mark.parametrize('bad', [True, '0.1', -0.5, float('nan')])
+def test_hypernet_refuses_a_bad_threshold(bad):
+    with pytest.raises(ValueError, match='^alpha_thr: expected a finite number >= 0'): ho.HyperNet(num_classes=3, alpha_thr=bad)
+
+
+def test_hypernet_losses_report_the_accuracy_of_the_generated_masknets(small_hn):
+    x, y = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(1)), torch.arange(6) % 3
+    with pytest.warns(UserWarning, match='untrained'): bank = small_hn.generate(4, seed=0)
+    with torch.no_grad(): L = small_hn.losses(bank.params, x, y)
+    assert L['acc'].item() == pytest.approx(small_hn.accuracy(bank, x, y).mean().item())
+
+
+def test_hypernet_fit_history_names_its_epochs():
+    torch.manual_seed(0)
+    h = ho.HyperNet(num_classes=3, image_size=8)
+    x, y = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(1)), torch.arange(6) % 3
+    hist = h.fit(x, y, epochs=3, batch_size=6, n_nets=2, every=2)
+    assert [r['epoch'] for r in hist] == [2, 3] and int(h.epochs_trained) == 3   # every 2nd epoch, and the last
+    assert set(hist[-1]) == {'epoch', 'J1', 'J2', 'J_total', 'var', 'acc'} and 0 <= hist[-1]['acc'] <= 1
+
+
+def test_generate_memory_limit_is_inclusive(small_hn):
+    need = small_hn.nbytes(3)
+    with pytest.warns(UserWarning): assert len(small_hn.generate(3, seed=0, max_bytes=need)) == 3   # exactly the limit fits
+    with pytest.raises(ValueError, match='^n: 3 MaskNets need'): small_hn.generate(3, seed=0, max_bytes=need - 1)
