@@ -1,5 +1,5 @@
 "Behavioural tests of privbook.metrics written against the mutants that `make mutants` found surviving (docs/mutants.md)."
-import numpy as np, pandas as pd, pytest
+import numpy as np, pandas as pd, pytest, torch
 from privbook import metrics
 from privbook.core import DRY_ENV, Recorder, read_results
 from privbook.metrics import CompetenceGateError, Interval
@@ -79,3 +79,78 @@ def test_gate_uses_its_band_records_its_row_and_says_why(rec, tmp_path, capsys, 
     assert (r.value, r.what, r.op, r.than, r.tol, r.passed, r.arch) == (0.5, 'near half', '~', 0.5, 0.4, True, 'cnn')
     assert (r.ci_low, r.ci_high, r.n, r.ci_level) == (0.2, 0.8, 10, 0.95)
     assert capsys.readouterr().out == f'competence gate passed: near half: ours {CI} (n=10), gate ~ 0.5\n'
+
+
+def pairs(both, only_a, only_b, neither):
+    "Paired 0/1 outcomes with these counts of (1, 1), (1, 0), (0, 1) and (0, 0) pairs."
+    a = np.array([1] * both + [1] * only_a + [0] * only_b + [0] * neither)
+    b = np.array([1] * both + [0] * only_a + [1] * only_b + [0] * neither)
+    return a, b
+
+def unpaired_newcombe(a, b):
+    "Newcombe's hybrid score interval for independent samples (Wilson intervals combined, no correlation term)."
+    (p1, l1, u1), (p2, l2, u2) = [(c.est, c.lo, c.hi) for c in (metrics.proportion_ci(a), metrics.proportion_ci(b))]
+    return p1 - p2 - np.hypot(p1 - l1, u2 - p2), p1 - p2 + np.hypot(p2 - l2, u1 - p1)
+
+
+@pytest.mark.parametrize('counts', [(10, 3, 1, 10), (5, 4, 2, 5), (2, 6, 1, 3), (0, 3, 3, 0)])
+def test_proportion_diff_is_antisymmetric(counts):
+    "Swapping the conditions negates the difference and mirrors its interval."
+    a, b = pairs(*counts)
+    ab, ba = metrics.proportion_diff(a, b), metrics.proportion_diff(b, a)
+    assert ab.level == 0.95 and ab.n == len(a) and ab.est == pytest.approx((a.mean() - b.mean()))
+    assert (ba.est, ba.lo, ba.hi) == pytest.approx((-ab.est, -ab.hi, -ab.lo), abs=1e-12)
+
+
+def test_proportion_diff_uses_the_pairing_only_above_newcombes_correction():
+    # ad - bc = 17 > n/2 = 8: positively correlated pairs give a narrower interval than independent samples would
+    a, b = pairs(5, 4, 2, 5)
+    ci, (lo, hi) = metrics.proportion_diff(a, b), unpaired_newcombe(a, b)
+    assert ci.lo > lo + 1e-3 and ci.hi < hi - 1e-3
+    # ad - bc = 25 - 24 = 1 <= n/2: Newcombe's correction sets the correlation to 0, the independent-samples interval
+    a, b = pairs(5, 6, 4, 5)
+    ci = metrics.proportion_diff(a, b)
+    assert (ci.lo, ci.hi) == pytest.approx(unpaired_newcombe(a, b), abs=1e-12)
+
+
+def test_proportion_diff_refuses_outcomes_that_are_not_0_1_by_name():
+    with pytest.raises(ValueError, match='^a: expected 0/1'): metrics.proportion_diff([0, 2, 1], [0, 1, 1])
+    with pytest.raises(ValueError, match='^b: expected 0/1'): metrics.proportion_diff([0, 1, 1], [0.5, 1, 1])
+
+
+def test_bootstrap_diff_gives_paired_0_1_outcomes_the_score_interval():
+    a, b = pairs(5, 4, 2, 5)
+    ci, score = metrics.bootstrap_diff(a, b), metrics.proportion_diff(a, b)
+    assert (ci.est, ci.lo, ci.hi, ci.n) == (score.est, score.lo, score.hi, score.n)
+    a, b = pairs(0, 0, 0, 12)                                      # no discordant pair: still an interval of non-zero width
+    assert metrics.bootstrap_diff(a, b).hi > 0.05
+
+
+def test_equivalence_says_which_level_it_needs():
+    with pytest.raises(ValueError, match=r'^ci_or_diffs: expected an interval at level 1 - 2\*alpha = 0\.9, got level 0\.95'):
+        metrics.equivalence(Interval(0., -0.1, 0.1, 10, 0.95), 0.2)
+    with pytest.raises(ValueError, match=r'1 - 2\*alpha = 0\.8, got level 0\.9'): metrics.equivalence(Interval(0., -0.1, 0.1, 10, 0.9), 0.2, alpha=0.1)
+
+
+@pytest.mark.parametrize('side, window', [(8, 7), (10, 9)])
+def test_ssim_default_window_fits_small_images(side, window):
+    import warnings
+    g = torch.Generator().manual_seed(0)
+    a = torch.rand(2, 1, side, side, generator=g)
+    b = (a + 0.1 * torch.rand(a.shape, generator=g)).clamp(0, 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')                             # pytorch-msssim warns when a window does not fit and skips smoothing
+        s = metrics.ssim(a, b)
+    assert torch.equal(s, metrics.ssim(a, b, win_size=window)) and torch.equal(metrics.dssim(a, b), (1 - s) / 2)
+
+
+def test_recorded_rows_print_their_words_and_reasons(rec, tmp_path, capsys):
+    metrics.hypothesis(rec, 'a stronger attacker breaks it', CI, '>')
+    metrics.untestable(rec, 'seeds differ', 'one seed only', kind='hypothesis')
+    rec.log('claim', CI.est, claim='2-px success rate is about 50%', op='~', than=0.5, tol=0.4, verdict='reproduced', **CI.params())
+    capsys.readouterr()
+    df = read_results(tmp_path)
+    metrics.recorded_hypotheses(df, show=True)
+    assert capsys.readouterr().out == f'hypothesis: a stronger attacker breaks it: ours {CI} (n=10) -> SUPPORTED\nseeds differ: UNTESTABLE (one seed only)\n'
+    metrics.recorded_claims(df, show=True)
+    assert capsys.readouterr().out.startswith('2-px success rate is about 50%: ours')

@@ -1,0 +1,77 @@
+"Behavioural tests of privbook.fakegrad written against the mutants that `make mutants` found surviving (docs/mutants.md)."
+import pytest, torch, torch.nn as nn
+from privbook import fakegrad
+
+torch.set_num_threads(1)
+
+
+def linear_model(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Flatten(), nn.Linear(16, 4))
+
+
+class Counting(nn.Module):
+    "Wraps a model and counts its forward passes (an attack's iterations)."
+    def __init__(self, model):
+        super().__init__()
+        self.model, self.calls = model, 0
+    def forward(self, x):
+        self.calls += 1
+        return self.model(x)
+
+
+def test_key_generate_refuses_bad_sizes_and_seeds_by_name():
+    with pytest.raises(ValueError, match='^n_outputs'): fakegrad.Key.generate(2)   # 2K >= 4: one real and one fake class is no key
+    with pytest.raises(ValueError, match='^n_outputs'): fakegrad.Key.generate(5)
+    assert fakegrad.Key.generate(4, seed=0).n_outputs == 4
+    for bad in (1.5, '3', True):
+        with pytest.raises(TypeError, match='^seed: expected an int or None'): fakegrad.Key.generate(4, seed=bad)
+
+
+def test_key_refuses_a_nonce_that_is_not_16_bytes():
+    with pytest.raises(ValueError, match='^nonce: expected 16 bytes'): fakegrad.Key([1, 0, 3, 2], nonce=b'short')
+    with pytest.raises(ValueError, match='^nonce: expected 16 bytes'): fakegrad.Key([1, 0, 3, 2], nonce='0' * 16)
+    assert fakegrad.Key([1, 0, 3, 2], nonce=bytes(16)).n_outputs == 4
+
+
+def test_functional_tail_error_names_the_last_module_called():
+    class Tail(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.act, self.fc2 = nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3)
+        def forward(self, x): return 2 * self.fc2(self.act(self.fc1(x)))
+    with pytest.raises(ValueError, match=r"^model: .*an operation after the last module call 'fc2' \(Linear\)"):
+        fakegrad.protect(Tail(), example=torch.rand(2, 4))
+
+
+def test_random_weight_baseline_is_labelled_and_decrypts_exactly():
+    m, x = linear_model(), torch.rand(5, 1, 4, 4)
+    pm, key = fakegrad.random_weight(m, seed=0, example=x)
+    assert pm.fakegrad == dict(method='random_weight', layer='1', num_classes=4)
+    assert fakegrad.protect(m, seed=0, example=x)[0].fakegrad['method'] == 'fake_gradient'
+    with torch.no_grad(): assert (fakegrad.decrypt(pm(x), key) - m(x)).abs().max() <= 1e-6
+
+
+def test_deepfool_one_step_suffices_on_a_linear_model():
+    # an affine classifier's closest boundary is reached by DeepFool's first linearisation: steps=1 is a valid budget
+    m = linear_model()
+    x = 0.4 + 0.2 * torch.rand(8, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(): lab = m(x).argmax(1)
+    for atk in (fakegrad.DeepFool(m, steps=1, clip=False), fakegrad.make_attack('deepfool', m, steps=1, clip=False)):
+        adv = atk(x, lab)
+        assert (atk.n_steps == 1).all() and (m(adv).argmax(1) != lab).all()
+    with pytest.raises(ValueError, match='^steps'): fakegrad.DeepFool(m, steps=0)
+
+
+@pytest.mark.parametrize('eps', [0.1, 0.3])
+def test_pgd_uses_the_budget_and_the_steps_given(eps):
+    m = Counting(linear_model())
+    x = torch.full((4, 1, 4, 4), 0.5)
+    with torch.no_grad(): lab = m(x).argmax(1)
+    m.calls = 0
+    d = (fakegrad.make_attack('pgd', m, eps=eps, steps=3)(x, lab) - x).abs()
+    assert m.calls == 3                                        # one gradient step per iteration
+    assert d.max() <= eps + 1e-6 and d.max() >= 0.99 * eps     # x = 0.5: the L_inf ball lies inside [0, 1] and is reached
+    m.calls = 0
+    fakegrad.make_attack('pgd', m, eps=eps)(x, lab)
+    assert m.calls == 20                                       # the default: 20 iterations

@@ -1,0 +1,177 @@
+"Behavioural tests of privbook.hyperobf written against the mutants that `make mutants` found surviving (docs/mutants.md)."
+import numpy as np, pandas as pd, pytest, torch
+from privbook import hyperobf as ho, metrics
+from privbook.core import DRY_ENV, Recorder
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture
+def rec(tmp_path): return Recorder(tmp_path, 'mut')
+
+@pytest.fixture
+def not_dry(monkeypatch): monkeypatch.delenv(DRY_ENV, raising=False)
+
+
+def test_sign_noise_moves_every_pixel_by_the_clip():
+    x = torch.full((2, 1, 8, 8), 0.5)
+    xs = ho.sign_noise(x, 0.1, seed=0)
+    assert torch.allclose((xs - x).abs(), torch.full_like(x, 0.1))          # x +- rho_pixel, inside [0, 1]
+    assert (xs > x).any() and (xs < x).any()                                 # random signs
+    l2 = torch.tensor([0.2, 0.4])
+    xl = ho.sign_noise(x, 0.1, l2=l2, seed=0)
+    torch.testing.assert_close((xl - x).flatten(1).norm(dim=1), l2, atol=1e-4, rtol=1e-4)
+    assert (xl - x).abs().max() <= 0.1 + 1e-6                                # scaled down, never past the clip
+    for bad in (0, 1.5):
+        with pytest.raises(ValueError, match='^rho_pixel'): ho.sign_noise(x, bad)
+
+
+def test_cloak_stats_counts_pixels_at_the_clip_in_the_frame_and_inside():
+    x = torch.full((2, 1, 12, 12), 0.5)
+    xc = x.clone()
+    xc[..., :2, :] += 0.1                                                    # the top two rows of the 2-pixel frame at the clip
+    t = ho.cloak_stats(x, xc, rho_pixel=0.1, border=2)
+    frame = 12 * 12 - 8 * 8
+    assert np.allclose(t.at_clip_border, 24 / frame) and np.allclose(t.at_clip_inside, 0) and np.allclose(t.at_clip, 24 / 144)
+    assert np.allclose(t.linf, 0.1) and np.allclose(t.l2, 0.1 * np.sqrt(24), rtol=1e-5)
+    xc[..., 5, 5] -= 0.1                                                     # one pixel inside
+    t = ho.cloak_stats(x, xc, rho_pixel=0.1, border=2)
+    assert np.allclose(t.at_clip_inside, 1 / 64) and np.allclose(t.at_clip, 25 / 144)
+    assert 'at_clip' not in ho.cloak_stats(x, xc, border=2)                  # without the clip: no clip fractions
+
+
+def test_noise_pairs_reach_the_target_ssim():
+    x = torch.rand(4, 1, 16, 16, generator=torch.Generator().manual_seed(0)) * 0.5 + 0.25
+    noisy, clean = ho.noise_pairs(x, 0.6)
+    assert torch.equal(clean, x) and noisy.shape == x.shape
+    assert abs(metrics.ssim(x, noisy).mean().item() - 0.6) < 0.01
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
+def test_noise_pairs_on_the_gpu():
+    x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0)).cuda()
+    noisy, _ = ho.noise_pairs(x, 0.6)
+    assert noisy.device == x.device
+
+
+def _recognition_rows(protocol, accs, condition='clean'):
+    return [dict(condition=(condition,), protocol=protocol, repeat=r, user=u, accuracy=a) for r in range(3) for u, a in enumerate(accs)]
+
+
+def test_gate_recognizers_compares_each_learned_recognizer_with_the_better_baseline(rec, not_dry):
+    users = 6
+    jitter = lambda c: [c + 0.02 * (u % 3) for u in range(users)]
+    tab = pd.DataFrame(_recognition_rows('pixel', jitter(0.2)) + _recognition_rows('eigen', jitter(0.4))
+                       + _recognition_rows('strong', jitter(0.9)) + _recognition_rows('weak', jitter(0.3))
+                       + _recognition_rows('strong', jitter(0.0), condition='cloaked'))   # another condition is not looked at
+    out = ho.gate_recognizers(rec, tab, 'clean')
+    assert list(out) == ['strong', 'weak'] and out['strong'] is None
+    assert out['weak'].startswith('the weak recognizer does not beat eigen on clean photos')
+    g = rec.frame().query("metric == 'gate'")
+    assert g.baseline.tolist() == ['eigen', 'eigen'] and g.than.tolist() == pytest.approx([0.42, 0.42])
+    with pytest.raises(ValueError, match='^tab: expected the baselines'): ho.gate_recognizers(rec, tab.query("protocol != 'eigen'"), 'clean')
+
+
+def test_grouped_claim_records_the_papers_number(rec, capsys):
+    assert ho.grouped_claim(rec, 'above a half', [0.8, 0.9, 0.85, 0.95], None, '>', 0.5, paper=0.93) == 'reproduced'
+    assert rec.frame().iloc[-1].paper == 0.93
+    assert 'paper 0.93' in capsys.readouterr().out
+
+
+def test_attacker_pairs_needs_a_masknet():
+    with pytest.raises(ValueError, match='^masknets: the attacker needs at least one MaskNet'): ho.attacker_pairs([], torch.rand(2, 1, 8, 8))
+
+
+def test_train_invnet_takes_a_whole_number_of_steps():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 8, 8, generator=g)
+    xp = (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    assert ho.train_invnet(xp, x, steps=3, batch_size=2, width=2, tol=None).steps_run == 3
+    for bad in (2.5, '3'):
+        with pytest.raises(TypeError, match='^steps'): ho.train_invnet(xp, x, steps=bad, width=2)
+
+
+def test_mc_dropout_bank_is_labelled_and_masks_whole_channels():
+    torch.manual_seed(0)
+    m = ho.MaskNet(1, 1, 8, 2, dropout=0.5)
+    bank = ho.mc_dropout(m, 3, seed=5)
+    assert repr(bank) == "MaskNets(n=3, structure=1, source='mc_dropout')" and bank.seeds == [5, 6, 7]
+    w, w0 = bank.params['conv2.weight'], m.conv2.weight.detach()
+    scale = w.abs().sum((1, 3, 4)) / w0.abs().sum((0, 2, 3))               # per net and conv1 channel: 0 (dropped) or 1 / (1 - p)
+    assert torch.allclose(scale, torch.where(scale > 0, 2., 0.)) and (scale == 0).any() and (scale > 0).any()
+
+
+def test_train_ensemble_steps_with_the_learning_rate_given():
+    # Adam's first step moves each parameter by lr x g / (|g| + eps): at most lr, about lr for the largest
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(8, 1, 8, 8, generator=g), torch.arange(8) % 2
+    kw = dict(epochs=1, batch_size=8, seed=0)
+    init = ho.train_ensemble(2, x, y, lr=0., **kw).flat()
+    for lr in (0.05, 0.2):
+        step = (ho.train_ensemble(2, x, y, lr=lr, **kw).flat() - init).abs().max().item()
+        assert 0.9 * lr <= step <= lr * (1 + 1e-5)
+
+
+def _write_faces(root, identities, per_identity, side=8):
+    from PIL import Image
+    rng = np.random.default_rng(0)
+    for c in range(identities):
+        (root/f'id{c:02d}').mkdir(parents=True)
+        for i in range(per_identity): Image.fromarray(rng.integers(0, 256, (side, side, 3), dtype=np.uint8)).save(root/f'id{c:02d}'/f'{i}.png')
+
+
+def test_faces_for_scale_smoke_keeps_three_test_photos_per_identity(tmp_path):
+    _write_faces(tmp_path/'faces', 22, 9)                                   # imagefolder default: 20 public identities
+    f = ho.faces_for_scale('smoke', f"imagefolder:{tmp_path/'faces'}", image_size=8)
+    assert f.num_classes == 2 and f.image_size == 8
+    assert torch.bincount(f.train_y).tolist() == [5, 5] and torch.bincount(f.test_y).tolist() == [3, 3]
+
+
+def test_phi_all_grouped_convolution_matches_the_plain_one():
+    # the grouped path is the GPU default; on the CPU it must give the same features as one network at a time
+    torch.manual_seed(0)
+    bank = ho.MaskNets.stack([ho.MaskNet(1, 1, 8, 2) for _ in range(3)])
+    x = torch.rand(5, 1, 8, 8)
+    grouped = ho.phi_all(bank.params, x, 2, grouped=True)
+    assert grouped.shape == (3, 5, 256)
+    torch.testing.assert_close(grouped, ho.phi_all(bank.params, x, 2, grouped=False), atol=1e-5, rtol=1e-4)
+
+
+@pytest.fixture(scope='module')
+def small_hn():
+    torch.manual_seed(0)
+    return ho.HyperNet(num_classes=3, image_size=8)
+
+
+def test_hypernet_defaults_are_the_thesis_best_setting(small_hn):
+    # Eq. 4.4 with the thesis's best setting lambda_diversity = 10, alpha_threshold = 0.001: J_total = 10 max(J1 - 0.001, 0) + J2
+    x, y = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(1)), torch.arange(6) % 3
+    L = small_hn.losses(small_hn(torch.randn(2, small_hn.z_dim)), x, y)
+    torch.testing.assert_close(L['J_total'], 10 * torch.relu(L['J1'] - 1e-3) + L['J2'])
+
+
+@pytest.mark.parametrize('bad', [True, '0.1', -0.5, float('nan')])
+def test_hypernet_refuses_a_bad_threshold(bad):
+    with pytest.raises(ValueError, match='^alpha_thr: expected a finite number >= 0'): ho.HyperNet(num_classes=3, alpha_thr=bad)
+
+
+def test_hypernet_losses_report_the_accuracy_of_the_generated_masknets(small_hn):
+    x, y = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(1)), torch.arange(6) % 3
+    with pytest.warns(UserWarning, match='untrained'): bank = small_hn.generate(4, seed=0)
+    with torch.no_grad(): L = small_hn.losses(bank.params, x, y)
+    assert L['acc'].item() == pytest.approx(small_hn.accuracy(bank, x, y).mean().item())
+
+
+def test_hypernet_fit_history_names_its_epochs():
+    torch.manual_seed(0)
+    h = ho.HyperNet(num_classes=3, image_size=8)
+    x, y = torch.rand(6, 1, 8, 8, generator=torch.Generator().manual_seed(1)), torch.arange(6) % 3
+    hist = h.fit(x, y, epochs=3, batch_size=6, n_nets=2, every=2)
+    assert [r['epoch'] for r in hist] == [2, 3] and int(h.epochs_trained) == 3   # every 2nd epoch, and the last
+    assert set(hist[-1]) == {'epoch', 'J1', 'J2', 'J_total', 'var', 'acc'} and 0 <= hist[-1]['acc'] <= 1
+
+
+def test_generate_memory_limit_is_inclusive(small_hn):
+    need = small_hn.nbytes(3)
+    with pytest.warns(UserWarning): assert len(small_hn.generate(3, seed=0, max_bytes=need)) == 3   # exactly the limit fits
+    with pytest.raises(ValueError, match='^n: 3 MaskNets need'): small_hn.generate(3, seed=0, max_bytes=need - 1)
