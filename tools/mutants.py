@@ -135,9 +135,9 @@ if __name__ == '__main__':
     p.add_argument('--sample', type=int, help='only N mutants per module, drawn at random (with --names: print their names)')
     p.add_argument('--seed', type=int, default=0, help='seed of the sample')
     p.add_argument('--names', action='store_true', help='print the names of the sampled mutants (one per line) for `mutmut run`')
-    p.add_argument('--generate', action='store_true', help='make the mutants first if mutants/ has none')
+    p.add_argument('--generate', action='store_true', help='make (or bring up to date) the mutants first')
     a = p.parse_args()
-    if a.generate and not module_results():
+    if a.generate:   # mutmut regenerates only the modules that changed
         with open(os.devnull, 'w') as null:  # mutmut prints each file it copies
             out, sys.stdout = sys.stdout, null
             try: generate()
