@@ -141,3 +141,50 @@ def test_train_pool_of_an_imagefolder_reads_only_its_train_split(tmp_path):
     assert set(vals) <= set(range(10, 70, 10)) and len(set(vals)) == 4           # distinct training images, no test image
     assert all(int(c) == (v // 10 - 1) % 2 for v, c in zip(vals, y))              # each with its class
     assert len(fmd.train_pool(name, 100, 8, seed=0).tensors[1]) == 6              # at most the whole training split
+
+
+# ---------------------------------------------------------------------------------------------- protect's checks
+def test_protect_refuses_a_step_above_one_and_images_of_the_wrong_shape(xy):
+    x, y = xy
+    m = _net(3)
+    with pytest.raises(ValueError, match='^alpha: expected at most 1'): fmd.protect(m, x, y, 0, alpha=1.5, steps=1)
+    m.input_shape = (1, 8, 8)
+    big = torch.rand(2, 1, 10, 10)
+    with pytest.raises(ValueError, match=r'^x: expected images of shape \(1, 8, 8\)'): fmd.protect(m, big, y[:2], 0, steps=1)
+
+
+# ---------------------------------------------------------------------------------------------- transfer_matrix
+class _Spy(nn.Module):
+    "A classifier that records the size of every batch it gets with gradients (the attack's batches)."
+    def __init__(self, net): super().__init__(); self.net, self.sizes = net, []
+    def forward(self, x):
+        if x.requires_grad: self.sizes.append(len(x))
+        return self.net(x)
+
+def test_transfer_matrix_attacks_in_batches_and_times_each_pair(xy):
+    x, y = xy
+    zoo = {'a': _Spy(_net(0)), 'b': _Spy(_net(1))}
+    df = fmd.transfer_matrix(zoo, x, y, layers=0, steps=2, baselines=('pgd', 'uniform'), batch_size=4, progress=False)
+    assert sorted(set(zoo['a'].sizes)) == sorted(set(zoo['b'].sizes)) == [2, 4]          # 6 images: a batch of 4, then 2
+    secs, long = df.attrs['seconds'], df.attrs['long']
+    assert set(secs) == {(a, m) for a in 'ab' for m in ('fmd', 'pgd', 'uniform')} and all(v >= 0 for v in secs.values())
+    assert all(secs[(r.authorized, r.method)] == r.seconds for r in long.itertuples())
+
+
+# ---------------------------------------------------------------------------------------------- setting / load_zoo
+def test_setting_smoke_scale_keeps_200_seeded_test_images():
+    _, te = fmd.setting('digits', archs=(), scale='smoke', seed=0)
+    x, y = te.tensors
+    full = data.load('digits', 'test')
+    assert len(y) == 200 < len(full.tensors[1])
+    assert _rows(x) <= _rows(full.tensors[0])                                           # test images only
+    assert not torch.equal(fmd.setting('digits', archs=(), scale='smoke', seed=1)[1].tensors[0], x)
+    assert len(fmd.setting('digits', archs=(), scale='cpu')[1].tensors[1]) == len(full.tensors[1])   # cpu: the whole test set
+
+
+def test_load_zoo_imagenet_puts_the_models_on_the_device(monkeypatch):
+    "ImageNet's zoo is torchvision's pretrained models (stubbed here: no download), moved to the requested device."
+    monkeypatch.setattr(models, 'build', lambda arch, num_classes, pretrained: _net(0).train())
+    zoo = fmd.load_zoo('imagenet', archs=('m1', 'm2'), device='meta')
+    assert list(zoo) == ['m1', 'm2']
+    assert all(p.device.type == 'meta' for m in zoo.values() for p in m.parameters()) and not any(m.training for m in zoo.values())
