@@ -1,0 +1,190 @@
+"Behavioural tests of privbook.fmd written against the mutants that `make mutants` found surviving (docs/mutants.md)."
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+import numpy as np, pytest, torch, torch.nn as nn
+from PIL import Image
+from privbook import data, fmd, models
+
+torch.set_num_threads(1)
+
+
+def _net(seed, w=4):
+    "A tiny untrained CNN on 1 x 8 x 8 images, 3 conv layers (default FMD layer 1), 10 classes; no `input_shape` attribute."
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Conv2d(1, w, 3, padding=1), nn.ReLU(), nn.Conv2d(w, w, 3, padding=1), nn.ReLU(),
+                         nn.Conv2d(w, w, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(w, 10)).eval()
+
+@pytest.fixture(scope='module')
+def xy():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(6, 1, 8, 8, generator=g), torch.randint(0, 10, (6,), generator=g)
+
+@pytest.fixture(scope='module')
+def pair(): return _net(0), _net(1)
+
+def _acc(m, x, y): return 100 * (models.predict(m, x).argmax(1) == y).float().mean().item()
+
+
+# ---------------------------------------------------------------------------------------------- scores
+def test_scores_exact_small_example():
+    "protected = % of the authorized models right on their own images, unauthorized = % of the off-diagonal pairs right."
+    c = np.zeros((2, 2, 3), bool)
+    c[0, 0] = [1, 1, 0]; c[1, 1] = [1, 0, 0]   # diagonal: the authorized model on its own images
+    c[0, 1] = [1, 0, 0]; c[1, 0] = [0, 0, 0]   # off-diagonal: the other model
+    s = fmd.scores(c)
+    assert s.protected.tolist() == [100., 50., 0.] and s.unauthorized.tolist() == [50., 0., 0.]
+    one = fmd.scores(np.ones((1, 1, 2), bool))    # one model: no unauthorized pair
+    assert one.protected.tolist() == [100., 100.] and one.unauthorized.isna().all()
+
+
+# ---------------------------------------------------------------------------------------------- show / explorer
+def test_show_draws_both_models_predictions_and_reports_them(pair, xy, monkeypatch):
+    monkeypatch.setattr(plt, 'show', lambda *a, **k: None)
+    plt.close('all')
+    auth, other = pair
+    x, y = xy
+    line = fmd.show(auth, other, x, y, eps=8/255, layer=0, lam=0.5, steps=3, seed=1, n=4)
+    xs = fmd.protect(auth, x[:4], y[:4], 0, 8/255, 4/255, 3, 0.5, 1)
+    pa, pu = models.predict(auth, xs).argmax(1), models.predict(other, xs).argmax(1)
+    assert line == (f"eps=8/255 layer=0 lam=0.5: authorized {_acc(auth, xs, y[:4]):.0f}%, "
+                    f"unauthorized {_acc(other, xs, y[:4]):.0f}% (A: authorized, U: unauthorized prediction)")
+    axs = plt.gcf().axes
+    assert len(axs) == 3 * 4                                   # original / protected / difference rows, 4 images each
+    assert [a.get_title() for a in axs[:4]] == [f'y={int(t)} A:{int(a)} U:{int(u)}' for t, a, u in zip(y[:4], pa, pu)]
+    drawn = axs[4].get_images()[0].get_array()                 # the protected row shows the protected images
+    assert np.allclose(np.asarray(drawn).squeeze(), xs[0, 0].numpy(), atol=1e-6)
+    plt.close('all')
+
+
+def test_show_default_layer_is_the_papers(pair, xy, monkeypatch):
+    monkeypatch.setattr(plt, 'show', lambda *a, **k: None)
+    auth, other = pair
+    x, y = xy
+    assert fmd.default_layer(auth, (1, 8, 8)) == 1
+    assert fmd.show(auth, other, x, y, steps=2, n=2).startswith('eps=16/255 layer=1 lam=1.0: ')
+    plt.close('all')
+
+
+def test_explorer_sliders_and_run(pair, xy, monkeypatch, capsys):
+    "The explorer works for a model without `input_shape` (the shape comes from x); its run protects with the slider values."
+    monkeypatch.setattr(plt, 'show', lambda *a, **k: None)
+    auth, other = pair
+    x, y = xy
+    w = fmd.explorer(auth, other, x[:2], y[:2], steps=2, seed=0)
+    s = {c.description: c for c in w.children if hasattr(c, 'min')}
+    eps, layer, lam = s['eps x255'], s['layer'], s['lambda']
+    assert (eps.min, eps.max, eps.value) == (1, 32, 16)
+    assert (layer.min, layer.max, layer.value) == (0, fmd.n_layers(auth, (1, 8, 8)) - 1, 1)
+    assert (lam.min, lam.max, lam.value) == (0, 5, 1.0)
+    w.f(eps255=3, layer=2, lam=0.25)
+    assert capsys.readouterr().out.startswith('eps=3/255 layer=2 lam=0.25: authorized ')
+    plt.close('all')
+
+
+# ---------------------------------------------------------------------------------------------- preprocessed_scores
+def test_preprocessed_scores_match_the_models_on_preprocessed_images(pair, xy):
+    zoo = dict(zip('ab', pair))
+    x, y = xy
+    df = fmd.transfer_matrix(zoo, x, y, layers=0, steps=2, baselines=('uniform',), progress=False, keep_images=True)
+    out = fmd.preprocessed_scores(df, zoo, y, kinds=('none', 'bits4'))
+    assert set(out) == {(m, k) for m in ('fmd', 'uniform') for k in ('none', 'bits4')}
+    for m in ('fmd', 'uniform'): assert np.array_equal(out[(m, 'none')], df.attrs['correct'][m])   # 'none' = the matrix itself
+    imgs = df.attrs['images']['fmd']
+    want = np.stack([np.stack([(models.predict(zoo[u], data.preprocess(imgs[a], 'bits4')).argmax(1) == y).numpy() for u in 'ab']) for a in 'ab'])
+    assert np.array_equal(out[('fmd', 'bits4')], want)
+
+
+# ---------------------------------------------------------------------------------------------- finetune
+def test_finetune_fits_a_copy_on_the_images(xy):
+    x, y = xy
+    torch.manual_seed(2)
+    m = nn.Sequential(nn.Flatten(), nn.Linear(64, 10)).eval()
+    sd = {k: v.clone() for k, v in m.state_dict().items()}
+    before = torch.get_rng_state()
+    ft = fmd.finetune(m, x, y, epochs=30, lr=3e-2, batch_size=3, seed=0)
+    assert torch.equal(torch.get_rng_state(), before)                                  # the caller's RNG is untouched
+    assert ft is not m and all(torch.equal(v, m.state_dict()[k]) for k, v in sd.items())  # the given model is unchanged
+    assert _acc(ft, x, y) == 100 > _acc(m, x, y)                                       # the copy learned (x, y)
+    again = fmd.finetune(m, x, y, epochs=30, lr=3e-2, batch_size=3, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(ft.state_dict().values(), again.state_dict().values()))
+    other = fmd.finetune(m, x, y, epochs=1, lr=3e-2, batch_size=6, seed=0)            # one step over the whole batch
+    three = fmd.finetune(m, x, y, epochs=1, lr=3e-2, batch_size=2, seed=0)            # three steps of 2
+    assert not all(torch.equal(a, b) for a, b in zip(other.state_dict().values(), three.state_dict().values()))
+
+
+# ---------------------------------------------------------------------------------------------- train_pool
+def _rows(t): return {tuple(r) for r in t.flatten(1).mul(255).round().int().tolist()}
+
+def test_train_pool_draws_seeded_training_images():
+    tr, te = data.load('digits', 'train'), data.load('digits', 'test')
+    p = fmd.train_pool('digits', 20, 8, seed=0)
+    x, y = p.tensors
+    assert x.shape == (20, 1, 8, 8) and y.shape == (20,)
+    idx = [next(i for i, t in enumerate(tr.tensors[0]) if torch.equal(t, xi)) for xi in x]  # every image is a training image
+    assert idx == sorted(idx) and torch.equal(tr.tensors[1][idx], y)                      # in training order, with its label
+    assert torch.equal(fmd.train_pool('digits', 20, 8, seed=0).tensors[0], x)
+    assert not torch.equal(fmd.train_pool('digits', 20, 8, seed=1).tensors[0], x)
+
+
+def test_train_pool_of_an_imagefolder_reads_only_its_train_split(tmp_path):
+    root = tmp_path/'root'
+    for split, vals in (('train', range(10, 70, 10)), ('test', range(150, 250, 25))):
+        for i, v in enumerate(vals):
+            (root/split/'ab'[i % 2]).mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.full((10, 10, 3), v, np.uint8)).save(root/split/'ab'[i % 2]/f'{v}.png')
+    name = f'imagefolder:{root}'
+    p = fmd.train_pool(name, 4, 8, seed=0)
+    x, y = p.tensors
+    assert x.shape == (4, 3, 8, 8)
+    vals = (x[:, 0, 0, 0] * 255).round().int().tolist()
+    assert set(vals) <= set(range(10, 70, 10)) and len(set(vals)) == 4           # distinct training images, no test image
+    assert all(int(c) == (v // 10 - 1) % 2 for v, c in zip(vals, y))              # each with its class
+    assert len(fmd.train_pool(name, 100, 8, seed=0).tensors[1]) == 6              # at most the whole training split
+
+
+# ---------------------------------------------------------------------------------------------- protect's checks
+def test_protect_refuses_a_step_above_one_and_images_of_the_wrong_shape(xy):
+    x, y = xy
+    m = _net(3)
+    with pytest.raises(ValueError, match='^alpha: expected at most 1'): fmd.protect(m, x, y, 0, alpha=1.5, steps=1)
+    m.input_shape = (1, 8, 8)
+    big = torch.rand(2, 1, 10, 10)
+    with pytest.raises(ValueError, match=r'^x: expected images of shape \(1, 8, 8\)'): fmd.protect(m, big, y[:2], 0, steps=1)
+
+
+# ---------------------------------------------------------------------------------------------- transfer_matrix
+class _Spy(nn.Module):
+    "A classifier that records the size of every batch it gets with gradients (the attack's batches)."
+    def __init__(self, net): super().__init__(); self.net, self.sizes = net, []
+    def forward(self, x):
+        if x.requires_grad: self.sizes.append(len(x))
+        return self.net(x)
+
+def test_transfer_matrix_attacks_in_batches_and_times_each_pair(xy):
+    x, y = xy
+    zoo = {'a': _Spy(_net(0)), 'b': _Spy(_net(1))}
+    df = fmd.transfer_matrix(zoo, x, y, layers=0, steps=2, baselines=('pgd', 'uniform'), batch_size=4, progress=False)
+    assert sorted(set(zoo['a'].sizes)) == sorted(set(zoo['b'].sizes)) == [2, 4]          # 6 images: a batch of 4, then 2
+    secs, long = df.attrs['seconds'], df.attrs['long']
+    assert set(secs) == {(a, m) for a in 'ab' for m in ('fmd', 'pgd', 'uniform')} and all(v >= 0 for v in secs.values())
+    assert all(secs[(r.authorized, r.method)] == r.seconds for r in long.itertuples())
+
+
+# ---------------------------------------------------------------------------------------------- setting / load_zoo
+def test_setting_smoke_scale_keeps_200_seeded_test_images():
+    _, te = fmd.setting('digits', archs=(), scale='smoke', seed=0)
+    x, y = te.tensors
+    full = data.load('digits', 'test')
+    assert len(y) == 200 < len(full.tensors[1])
+    assert _rows(x) <= _rows(full.tensors[0])                                           # test images only
+    assert not torch.equal(fmd.setting('digits', archs=(), scale='smoke', seed=1)[1].tensors[0], x)
+    assert len(fmd.setting('digits', archs=(), scale='cpu')[1].tensors[1]) == len(full.tensors[1])   # cpu: the whole test set
+
+
+def test_load_zoo_imagenet_puts_the_models_on_the_device(monkeypatch):
+    "ImageNet's zoo is torchvision's pretrained models (stubbed here: no download), moved to the requested device."
+    monkeypatch.setattr(models, 'build', lambda arch, num_classes, pretrained: _net(0).train())
+    zoo = fmd.load_zoo('imagenet', archs=('m1', 'm2'), device='meta')
+    assert list(zoo) == ['m1', 'm2']
+    assert all(p.device.type == 'meta' for m in zoo.values() for p in m.parameters()) and not any(m.training for m in zoo.values())
