@@ -154,3 +154,12 @@ def test_recorded_rows_print_their_words_and_reasons(rec, tmp_path, capsys):
     assert capsys.readouterr().out == f'hypothesis: a stronger attacker breaks it: ours {CI} (n=10) -> SUPPORTED\nseeds differ: UNTESTABLE (one seed only)\n'
     metrics.recorded_claims(df, show=True)
     assert capsys.readouterr().out.startswith('2-px success rate is about 50%: ours')
+
+
+def test_proportion_ci_with_groups_is_the_hull_of_wilson_and_the_two_level_bootstrap():
+    g = np.repeat(np.arange(10), 3)
+    v = ((np.arange(30) % 3 == 0) | (g < 3)).astype(float)
+    ci, w, b = metrics.proportion_ci(v, groups=g), metrics.proportion_ci(v), metrics.bootstrap_ci(v, g)
+    assert (ci.lo, ci.hi) == (min(w.lo, b.lo), max(w.hi, b.hi)) and ci.lo == b.lo < w.lo
+    assert metrics.proportion_ci(np.ones(30), groups=g).lo == metrics.proportion_ci(30, 30).lo
+    with pytest.raises(TypeError, match='^groups: '): metrics.proportion_ci(3, 10, groups=[0, 1])
