@@ -1,0 +1,248 @@
+"Behavioural tests of privbook.midefense (Wen, Yiu and Hui's defence, its MID / PPF baselines and the experiment set-up) written against the mutants that `make mutants` found untested (docs/mutants.md)."
+import math
+import numpy as np, pytest, torch, torch.nn as nn, torch.nn.functional as F
+from torch.utils.data import TensorDataset
+from privbook import midefense as M
+from privbook.core import DRY_ENV
+
+torch.set_num_threads(1)
+K = 4
+REAL_LOAD = M.pdata.load
+
+
+def _images(n, seed, size=32):
+    "n distinct images in [0,1] whose class (i % 10) is a bright block; every image differs from every other."
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 10
+    x = 0.2 * torch.rand(n, 1, size, size, generator=g)
+    for i, c in enumerate(y.tolist()): x[i, 0, (c // 5) * (size // 2):(c // 5 + 1) * (size // 2), (c % 5) * (size // 5):(c % 5 + 1) * (size // 5)] += 0.8
+    return x, y
+
+
+def fake_load(name, split='train', root=None, size=None, channels=None, image_size=None, **kw):
+    "Stand-in for `privbook.data.load`: tiny synthetic MNIST / mnist5k / Olivetti; image folders are read for real."
+    if name.startswith('imagefolder:'): return REAL_LOAD(name, split, root=root, channels=channels, image_size=image_size, **kw)
+    if split not in ('train', 'test', 'all'): raise ValueError(f"split: expected 'train', 'test' or 'all', got {split!r}")
+    if name == 'mnist': return TensorDataset(*_images(80 if split == 'train' else 30, 0 if split == 'train' else 1, image_size or 28))
+    if name == 'mnist5k': return TensorDataset(*_images(100, 2, image_size or 28))
+    if name == 'olivetti':
+        x = torch.rand(400, 1, 64, 64, generator=torch.Generator().manual_seed(3))
+        return TensorDataset(x, torch.arange(40).repeat_interleave(10))
+    raise ValueError(f"name: unknown dataset {name!r}")
+
+
+TINY = dict(n_private=40, n_aux=None, n_val=10, n_eval=20, ndf=2, ngf=2, clf_epochs=1, att_epochs=2, inv_epochs=2, bs=32, n_ft=24)
+
+
+@pytest.fixture(scope='module')
+def dom(tmp_path_factory):
+    "A digits domain at smoke scale on the synthetic MNIST, models cached in a temporary folder."
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv('PRIVBOOK_CACHE', str(tmp_path_factory.mktemp('cache')))
+        mp.delenv(DRY_ENV, raising=False)
+        mp.setattr(M.pdata, 'load', fake_load)
+        torch.manual_seed(0)
+        yield M.setup_domain('digits', 'smoke', data_root=str(tmp_path_factory.mktemp('data')), **TINY)
+
+
+def _rows_in(a, b):
+    "Which rows (images) of `a` also occur in `b`."
+    return (a.flatten(1)[:, None] == b.flatten(1)[None]).all(2).any(1)
+
+
+def test_setup_domain_splits_and_models(dom):
+    d = dom
+    assert d.num_classes == 10 and d.image_size == 32
+    assert len(d.private[0]) == 40 and len(d.aux[0]) + len(d.aux_val[0]) == 40 and len(d.aux_val[0]) == 10 and len(d.eval[0]) == 20
+    assert not _rows_in(d.private[0], torch.cat([d.aux[0], d.aux_val[0]])).any()   # every training image is private or auxiliary
+    assert not _rows_in(d.aux_val[0], d.aux[0]).any()
+    assert isinstance(d.classifier, M.Classifier) and d.classifier.input_shape == (1, 32, 32)
+    assert d.attacker.hidden == M.attacker_hidden(32) and d.defender.hidden == M.defender_hidden(32)
+    assert d.defender.decoder[0].out_channels == TINY['ngf']   # the defender's width defaults to the attacker's ngf
+    assert d.aux_logits.shape == (30, 10) and d.oracle_means.shape == (10, 1, 32, 32)
+
+
+def test_mnist5k_evaluation_split_is_seeded_and_stratified(monkeypatch):
+    monkeypatch.setattr(M.pdata, 'load', fake_load)
+    sz = {**M.SIZES['digits']['smoke'], **TINY}
+    a, a2, b = (M._digits('smoke', None, s, sz, 'mnist5k') for s in (0, 0, 1))
+    assert torch.equal(a[2][0], a2[2][0])                            # the same seed, the same held-out split
+    assert not torch.equal(a[2][0], b[2][0])                         # another seed, another held-out split
+    for priv, aux, (xe, ye), k, note in (a, b):
+        assert k == 10 and note.startswith('mnist5k') and len(xe) == 20
+        assert torch.equal(torch.bincount(ye, minlength=10), torch.full((10,), 2))   # 20% of every class (10 each)
+        assert not _rows_in(xe, torch.cat([priv[0], aux[0]])).any()
+
+
+def _folders(root, people, per, size, mode='RGB'):
+    from PIL import Image
+    rng = np.random.default_rng(len(str(root)))
+    for p in range(people):
+        (root / f'p{p}').mkdir(parents=True)
+        for i in range(per): Image.fromarray(rng.integers(0, 256, (size[0], size[1], 3), dtype=np.uint8), mode).save(root / f'p{p}' / f'{i}.png')
+    return str(root)
+
+
+def test_faces_at_paper_scale_read_facescrub_and_celeba_folders(tmp_path, monkeypatch):
+    monkeypatch.setenv('PRIVBOOK_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.delenv(DRY_ENV, raising=False)
+    fs, cb = _folders(tmp_path / 'fs', 3, 5, (20, 24)), _folders(tmp_path / 'cb', 2, 4, (24, 20))
+    with pytest.raises(FileNotFoundError, match='^root:.*facescrub_root and celeba_root'): M.setup_domain('faces', 'paper', facescrub_root=fs)
+    d = M.setup_domain('faces', 'paper', facescrub_root=fs, celeba_root=cb, defender=False, n_val=2, ndf=2, ngf=2,
+                       clf_epochs=1, att_epochs=1, inv_epochs=1, bs=8)
+    assert d.num_classes == 3 and d.note.startswith('FaceScrub private, CelebA auxiliary')
+    assert d.private[0].shape == (12, 1, 64, 64) and d.eval[0].shape == (3, 1, 64, 64)   # FaceScrub: 80/20 of each person, grey 64x64
+    assert torch.equal(d.eval[1].sort().values, torch.arange(3))
+    assert d.aux[0].shape == (6, 1, 64, 64) and d.aux_val[0].shape == (2, 1, 64, 64)  # CelebA: all 8 images, grey 64x64
+    assert d.defender is None
+
+
+def test_olivetti_split_people_and_note(monkeypatch):
+    monkeypatch.setattr(M.pdata, 'load', fake_load)
+    (xp, yp), (xa, ya), (xe, ye), k, note = M._faces('smoke', None, 0, M.SIZES['faces']['smoke'])
+    assert k == 30 and len(xp) == 210 and len(xe) == 90 and len(xa) == 100
+    assert set(yp.tolist()) == set(ye.tolist()) == set(range(30)) and set(ya.tolist()) == set(range(30, 40))
+    assert not _rows_in(xe, xp).any()
+    assert note.startswith('Olivetti: people 0-29 private (images 0-6 train, 7-9 evaluation); people 30-39 auxiliary')
+
+
+def _m(recon, nll, n=30):
+    return dict(recon=torch.as_tensor(recon, dtype=torch.float64), conf=torch.zeros(n, dtype=torch.float64),
+                logit=torch.full((n,), float('nan'), dtype=torch.float64), correct=torch.ones(n, dtype=torch.float64),
+                nll=torch.as_tensor(nll, dtype=torch.float64))
+
+
+def test_summarize_ratio_ar_and_log_loss_change():
+    g = torch.Generator().manual_seed(0)
+    none, orc = 1 + torch.rand(30, generator=g), 3 + torch.rand(30, generator=g)
+    dfd, nll0, nll1 = 2 + torch.rand(30, generator=g), torch.rand(30, generator=g), 1 + torch.rand(30, generator=g)
+    rows = {'None': _m(none, nll0), 'oracle': _m(orc, nll0), 'ours': _m(dfd, nll1)}
+    t = M.summarize(rows, np.repeat([0, 1, 2], 10), oracle='oracle', n_boot=100)
+    r = t.loc['ours']
+    assert math.isclose(r.ratio, dfd.mean() / none.mean(), rel_tol=1e-6)
+    assert math.isclose(r.ar, (dfd.mean() - none.mean()) / (orc.mean() - none.mean()), rel_tol=1e-6)
+    assert math.isclose(r.d_nll, (nll1 - nll0).mean(), rel_tol=1e-6) and r.d_nll_lo <= r.d_nll <= r.d_nll_hi
+    assert np.isnan(t.loc['None', 'd_nll']) and np.isnan(t.loc['None', 'ar']) and np.isnan(t.loc['oracle', 'ar'])
+    assert np.isnan(r.logit_dist) and r.accuracy == 100 and r.n == 30
+
+
+def test_ratio_ci_errors_name_the_argument():
+    with pytest.raises(ValueError, match=r'^b: expected as many values as a \(3\), got 2'): M.ratio_ci([1., 2., 3.], [1., 2.])
+    with pytest.raises(ValueError, match='^a: a and b must be finite'): M.ratio_ci([1., float('nan')], [1., 2.])
+
+
+def test_two_classes_tied_logits_get_the_margin():
+    c0 = torch.zeros(8, 2, dtype=torch.float64)                     # every row ties: the label is class 0
+    q, c = M.defend_logits(c0, nn.Sequential(nn.Linear(2, 64), nn.Sigmoid(), nn.Unflatten(1, (1, 8, 8))).double(),
+                           x=torch.rand(8, 1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0)),
+                           steps=2, step_size=0.5, eps=1.0, return_logits=True)
+    assert ((c[:, 0] - c[:, 1]) >= M.TIE_MARGIN * (1 - 1e-6)).all()  # strictly above by TIE_MARGIN in the logits
+    assert (q.argmax(1) == 0).all() and (torch.linalg.vector_norm(c - c0, ord=1, dim=1) <= 1 + 1e-9).all()
+
+
+def test_inversion_truncation_uses_only_the_top_entries():
+    inv = M.Inversion(6, 1, 8, ngf=4, hidden=1, truncation=2).eval()
+    p = torch.softmax(torch.tensor([[5., 4., 0., -1., -2., 1.]]), 1)
+    p2 = p.clone(); p2[0, 2:] = p2[0, 2:].flip(0)                    # shuffle the entries outside the top 2
+    with torch.no_grad(): a, b = inv(p), inv(p2)
+    assert a.shape == (1, 1, 8, 8) and torch.allclose(a, b)
+
+
+def test_mlp_inversion_shape_range_and_bad_input():
+    torch.manual_seed(0)
+    m = M.MLPInversion(K, 1, 8, width=16).eval()
+    out = m(torch.softmax(torch.randn(5, K), 1))
+    assert out.shape == (5, 1, 8, 8) and ((out > 0) & (out < 1)).all()
+    with pytest.raises(ValueError, match='^p: expected confidence vectors N x 4'): m(torch.rand(5, K, 1))
+    with pytest.raises(ValueError, match='^p:'): m(torch.rand(5, K + 1))
+
+
+def test_purifier_releases_probabilities_and_keeps_the_label_when_asked():
+    torch.manual_seed(0)
+    P = M.Purifier(K, hidden=8).eval()
+    p = torch.softmax(torch.randn(16, K) * 3, 1)
+    assert P(p).shape == (16, K) and torch.isfinite(P(torch.eye(K))).all()   # zero confidences are fine (log clamped)
+    q = P.purify(p, label_modifier=True)
+    assert torch.allclose(q.sum(1), torch.ones(16)) and torch.equal(q.argmax(1), p.argmax(1))
+    assert P.net[3].out_features == max(2, K // 2)                    # the bottleneck
+
+
+class FixedAdversary(nn.Module):
+    "An inversion model that cannot learn: a fixed map from confidence vectors to 8x8 images (its parameter has no effect)."
+    def __init__(self):
+        super().__init__()
+        self.register_buffer('w', torch.randn(K, 64, generator=torch.Generator().manual_seed(1)) * 3)
+        self.dummy = nn.Parameter(torch.zeros(()))
+    def forward(self, q): return torch.sigmoid(q @ self.w + 0 * self.dummy).view(-1, 1, 8, 8)
+
+
+def test_ppf_privacy_weight_raises_the_adversary_error():
+    x = torch.rand(128, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    clf, A = nn.Sequential(nn.Flatten(), nn.Linear(64, K)), FixedAdversary()
+    p0 = torch.softmax(M.logits_of(clf, x), 1)
+    err = {lam: M.reconstruction_mse(A, M.train_ppf(clf, x, A, lam=lam, epochs=30, lr=1e-2, batch_size=128, hidden=16).purify(p0), x)
+           for lam in (0.0, 10.0)}
+    assert err[10.0] > err[0.0] + 0.01   # the purifier maximizes the adversary's reconstruction error
+
+
+def test_vib_classifier_and_train_mid(capsys):
+    x, y = _images(64, 5, 16)
+    torch.manual_seed(0)
+    m = M.VIBClassifier(10, 1, 16, ndf=4)
+    out = m.eval()(x)
+    assert out.shape == (64, 10) and m.kl.shape == (64,) and (m.kl >= 0).all()
+    m = M.train_mid(m, TensorDataset(x, y), beta=0.01, epochs=15, lr=1e-2, batch_size=32)
+    assert not m.training and (m(x).argmax(1) == y).float().mean() > 0.5   # learns the (easy) classes
+    assert capsys.readouterr().err == ''                                  # progress=False: no progress bar
+
+
+def test_train_inversion_learns_and_trains_on_the_defense():
+    x = torch.rand(64, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    clf = nn.Sequential(nn.Flatten(), nn.Linear(64, K))
+    p0 = torch.softmax(M.logits_of(clf, x), 1)
+    inv = M.Inversion(K, 1, 8, ngf=4, hidden=0)
+    before = M.reconstruction_mse(inv, p0, x)
+    M.train_inversion(inv, clf, x, epochs=10, lr=1e-2, batch_size=32)
+    assert M.reconstruction_mse(inv, p0, x) < before
+    seen = []
+    M.train_inversion(M.Inversion(K, 1, 8, ngf=4, hidden=0), clf, x, epochs=1, defense=lambda xs, c: seen.append(len(xs)) or torch.softmax(c, 1))
+    assert seen == [64]
+
+
+def test_knn_attacker_over_the_auxiliary_outputs(dom):
+    knn = M.knn_attacker(dom, k=3)
+    assert knn.k == 3 and torch.equal(knn.x, dom.aux[0])               # the database: the auxiliary images and their outputs
+    assert torch.allclose(knn.z, torch.log_softmax(dom.aux_logits, 1), atol=1e-5)
+    adaptive = M.knn_attacker(dom, defense=lambda x, c: torch.softmax(c, 1), k=1)
+    assert len(adaptive.x) == TINY['n_ft']
+
+
+def test_strong_attacker_epochs(dom):
+    a, b = M.strong_attacker(dom), M.strong_attacker(dom, epochs=1)
+    assert isinstance(a, M.MLPInversion) and a.output_shape == (1, 32, 32)
+    assert not torch.equal(a.mlp[0].weight, b.mlp[0].weight)           # one epoch is not the default two
+
+
+def test_ppf_for_trains_against_a_defender_architecture(dom, monkeypatch):
+    seen = {}
+    def spy(classifier, aux_x, adversary, **kw):
+        seen.update(kw, n=len(aux_x), hidden=adversary.hidden)
+        return real(classifier, aux_x, adversary, **kw)
+    real = M.train_ppf
+    monkeypatch.setattr(M, 'train_ppf', spy)
+    P = M.ppf_for(dom, lam=2.0, retrain=True)
+    assert isinstance(P, M.Purifier) and P.net[-1].out_features == 10
+    assert seen['hidden'] == M.defender_hidden(32) and seen['n'] == TINY['n_ft']
+    assert seen['epochs'] == TINY['inv_epochs'] // 2 and seen['lam'] == 2.0
+
+
+def test_gate_and_convergence_checks(dom):
+    g = M.gate_check(dom)
+    assert set(g) == {'inversion', 'mlp', 'knn', 'oracle', 'mean_aux', 'grey'} and all(v.shape == (20,) for v in g.values())
+    c = M.convergence_check(dom, 'inversion')
+    half = M.paper_attacker(dom, 1)
+    pv = torch.softmax(M.logits_of(dom.classifier, dom.aux_val[0]), 1)
+    assert c['epochs'] == 2 and math.isclose(c['mse_half'], M.reconstruction_mse(half, pv, dom.aux_val[0]), rel_tol=1e-6)
+    assert math.isclose(c['change'], abs(c['mse_full'] - c['mse_half']) / c['mse_half'])
