@@ -39,7 +39,7 @@ test: install
 # [tool.mutmut]; the scores per module come from tools/mutants.py. MUTANTS='privbook.metrics*' limits it to one module,
 # JOBS sets mutmut's parallel workers (default 1). Results stay in mutants/ and a rerun tests only what changed.
 # SAMPLE=40 tests 40 mutants per module drawn at random (seeded; SEED=0) and scores only those, with a Wilson
-# interval on each module's kill rate: about an hour and a half on one core instead of days.
+# interval on each module's kill rate: about half an hour on one core instead of days.
 JOBS ?= 1
 MUTANTS ?=
 SAMPLE ?=

@@ -8,7 +8,7 @@ mutmut also rewrites docstrings ("XX...XX", upper / lower case): those mutants c
 finds them by comparing the syntax tree of each mutated function with the original one, docstrings removed, and
 reports a second score without them (column `docstring`: surviving docstring-only mutants).
 
-A full run of the six modules (about 14,800 mutants) takes days on 2 cores, so `--sample N` draws N mutants per module
+A full run of the six modules (about 17,500 mutants) takes days on 2 cores, so `--sample N` draws N mutants per module
 at random (seeded; docstring-only mutants are never drawn) and prints their names for `mutmut run`; the same
 `--sample N` then scores only the drawn mutants, with a Wilson interval on the module's kill rate. Survivors that
 docs/mutants.md lists as equivalent (its table of survivors, one backticked mutant name per row) leave the
