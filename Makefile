@@ -35,7 +35,7 @@ test: install
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tools/nbtest.py --n_workers 2 --timing
 	$(BIN)/python -m pytest -q --file-times tests
 
-# mutation testing of the method modules (not part of `make test`: hours on 2 cores), configured in pyproject.toml
+# mutation testing of the method modules (not part of `make test`: days on 2 cores), configured in pyproject.toml
 # [tool.mutmut]; the scores per module come from tools/mutants.py. MUTANTS='privbook.metrics*' limits it to one module,
 # JOBS sets mutmut's parallel workers (default 1). Results stay in mutants/ and a rerun tests only what changed.
 # SAMPLE=40 tests 40 mutants per module drawn at random (seeded; SEED=0) and scores only those, with a Wilson
