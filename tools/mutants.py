@@ -95,7 +95,7 @@ def equivalent(path:Path=ROOT/'docs'/'mutants.md')->set:
 
 def kill_rate(statuses:dict, equiv:set=frozenset(), level=0.95):
     "Killed / (killed + survived + no tests - equivalent) with its Wilson interval (`metrics.proportion_ci`); None when nothing was tested."
-    sys.path.insert(0, str(ROOT))
+    if str(ROOT) not in sys.path: sys.path.insert(0, str(ROOT))   # the checkout's privbook, imported only when scoring
     from privbook.metrics import proportion_ci
     tested = [k for k, s in statuses.items() if s in ('killed', *SURVIVED) and k not in equiv]
     return proportion_ci(sum(statuses[k] == 'killed' for k in tested), len(tested), level=level) if tested else None
