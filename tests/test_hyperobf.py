@@ -207,20 +207,29 @@ def test_control_claim_can_pass(tmp_path):
 # --- 22 / 25: the random bank, the attacker's pairs, the two-level claim rows
 
 def test_attack_success_dlib_protocol_enrols_the_training_images():
-    "protocol='dlib' enrols the (replaced) training images as the gallery and identifies the clean test images with the recognizer given."
-    class Nearest:   # a stand-in for models.FaceDescriptor: 1-NN on pixels, and it remembers what it was given
+    "protocol='dlib' enrols the (replaced) training images as the gallery and identifies the clean test images with the recognizer given; the clean images are described once, then only what a condition replaces."
+    class Nearest:   # a stand-in for models.FaceDescriptor: pixels as descriptors, 1-NN; it counts the images it describes
+        described = 0
+        def describe(self, x, name='x'):
+            self.described += len(x)
+            return x.flatten(1)
         def identify(self, gallery, labels, probes):
             self.gallery = gallery
-            return labels[torch.cdist(probes.flatten(1), gallery.flatten(1)).argmin(1)]
+            return labels[torch.cdist(probes, gallery).argmin(1)]
     g = torch.Generator().manual_seed(0)
     y = torch.arange(3).repeat_interleave(4)
     x = (torch.rand(12, 1, 32, 32, generator=g) * 0.1 + y[:, None, None, None] * 0.4).clamp(0, 1)
     f = ho.Faces(x[:3], y[:3], x, y, x, y, 3, 'toy')
     rec = Nearest()
     assert ho.attack_success(f, {}, targets=[0], protocol='dlib', recognizer=rec)[0] == 1.
+    assert rec.described == 24                                                       # 12 gallery + 12 probe images
     white = torch.ones_like(x[:4])
     hidden = ho.attack_success(f, {0: white}, protocol='dlib', recognizer=rec)    # user 0 enrolled with white images: its probes go elsewhere
-    assert hidden[0] == 0. and torch.equal(rec.gallery[:4], white)
+    assert hidden[0] == 0. and torch.equal(rec.gallery[:4], white.flatten(1)) and torch.equal(rec.gallery[4:], x[4:].flatten(1))
+    assert rec.described == 28                                                       # only the 4 replaced images described again
+    f.test_x[0] = 1.                                                                 # a split changed in place is described again
+    ho.attack_success(f, {}, targets=[0], protocol='dlib', recognizer=rec)
+    assert rec.described == 52
 
 
 def test_random_bank_is_seeded_and_untrained():
