@@ -550,7 +550,7 @@ def attack_success(faces:Faces, # the identity split
                    repeats:int=1, # recognizers (seeds seed, seed+1000, ...); the accuracies are their means
                    protocol:str='scratch', # 'scratch' (train from scratch), 'finetune' (fine-tune a pretrained extractor), 'gallery' (nearest class mean of its embeddings), 'pixel' / 'eigen' (1-NN on pixels / eigenfaces), 'dlib' (1-NN on dlib's pretrained descriptors, `recognizer=` a `models.FaceDescriptor`)
                    extractors:list|None=None, # pretrained extractors, one per repeat (for 'finetune' and 'gallery')
-                   per_repeat:bool=False, # return the list of per-recognizer results instead of their mean (each with '_hits': {user: 0/1 per clean test image})
+                   per_repeat:bool=False, # return the list of per-recognizer results instead of their mean (each with '_hits': {user: 0/1 per clean test image}, '_others' too)
                    **kw)->dict|list:
     "Each target's accuracy on its clean test images for a recognizer trained with `replaced` training images."
     targets = list(replaced) if targets is None else list(targets)
@@ -571,7 +571,8 @@ def attack_success(faces:Faces, # the identity split
         pred = _predict_protocol(faces, x, protocol, seed + 1000*r, None if extractors is None else extractors[r], kw)
         out = {u: (pred[faces.test_y == u] == u).float().mean().item() for u in targets}
         out['_others'] = (pred[others] == faces.test_y[others]).float().mean().item()
-        if per_repeat: out['_hits'] = {u: (pred[faces.test_y == u] == u).int().tolist() for u in targets}   # per-probe outcomes (paired claims)
+        if per_repeat:   # per-probe outcomes (paired claims; every private identity's for the competence gate)
+            out['_hits'] = {u: (pred[faces.test_y == u] == u).int().tolist() for u in targets} | {'_others': (pred[others] == faces.test_y[others]).int().tolist()}
         runs.append(out)
     if per_repeat: return runs
     return {k: float(np.mean([o[k] for o in runs])) for k in runs[0]}
@@ -1016,7 +1017,7 @@ def recognition_table(faces:Faces, # the identity split
             key = name if isinstance(name, tuple) else (name,)
             for r, out in enumerate(runs):
                 rows += [dict(condition=key, protocol=pname, repeat=r, user=u, accuracy=out[u], hits=tuple(out['_hits'][u])) for u in targets]
-                rows.append(dict(condition=key, protocol=pname, repeat=r, user='_others', accuracy=out['_others']))
+                rows.append(dict(condition=key, protocol=pname, repeat=r, user='_others', accuracy=out['_others'], hits=tuple(out['_hits']['_others'])))
         if progress: progress(c + 1, len(conditions), name)
     return pd.DataFrame(rows)
 
@@ -1065,15 +1066,22 @@ def summary(vals)->dict:
     return dict(mean=v.mean(), variance=v.var(), low=v.min(), high=v.max())
 
 # %% ../nbs/20_hyperobf.ipynb #a8b6cd05
-def _target_rows(tab, condition, protocol):
-    "The target users' rows of one condition (a name or a tuple) and protocol."
+def _target_rows(tab, condition, protocol, others:bool=False):
+    "The target users' rows (with `others`: every private identity's) of one condition (a name or a tuple) and protocol."
     key = condition if isinstance(condition, tuple) else (condition,)
     c = tab.condition.map(lambda v: v if isinstance(v, tuple) else (v,))
-    d = tab[(c == key) & (tab.protocol == protocol) & (tab.user != '_others')]
+    d = tab[(c == key) & (tab.protocol == protocol) & (others | (tab.user != '_others'))]
     if d.empty: raise ValueError(f"condition: no rows of condition {condition!r} under protocol {protocol!r}")
     return d
 
-def _per_user(tab, condition, protocol): return _target_rows(tab, condition, protocol).groupby('user').accuracy.mean()
+def _clean_probes(tab, clean, protocol)->np.ndarray:
+    "Recognizers (training seed, repeat) x the clean test photos of every private identity: 0/1 outcomes; a deterministic recognizer's identical runs (dlib's, per training seed) counted once."
+    d = _target_rows(tab, clean, protocol, others=True)
+    d = d.assign(user=d.user.astype(str))
+    cells = [k for k in ('train_seed', 'repeat') if k in d]
+    m = unit_outcomes(d, cells + ['user']).unstack(cells).to_numpy().T
+    if np.isnan(m).any(): raise ValueError(f"tab: the recognizers of {protocol!r} were not scored on the same probes")
+    return np.unique(m, axis=0)
 
 def unit_outcomes(rows:'pd.DataFrame', # rows of a `recognition_table` (with its per-probe `hits`), e.g. one condition's cells
                   by:list=('user',), # the columns that name a unit besides its probe image (e.g. ['train_seed', 'user'])
@@ -1129,16 +1137,16 @@ def gate_recognizers(rec, # a `core.Recorder`
                      tab:'pd.DataFrame', # a `recognition_table` with the learned protocols and the baselines ('pixel', 'eigen')
                      clean, # the condition with every user's clean photos
                      seed:int=0, **params)->dict:
-    "Gate each learned recognizer: the share of clean probes it identifies (`metrics.proportion_ci`: Wilson's interval joined with the bootstrap over users) above the better baseline's; a gate row each; {protocol: None if passed else the reason}."
+    "Gate each learned recognizer: the share of clean probes of every private identity it identifies (`metrics.proportion_ci`: Wilson's interval joined with the bootstrap over recognizers) above the better baseline's; a gate row each; {protocol: None if passed else the reason}."
     missing = [p for p in BASELINES if p not in set(tab.protocol)]
     if missing: raise ValueError(f"tab: expected the baselines {BASELINES} among the protocols, missing {missing}")
-    base = {p: _per_user(tab, clean, p).mean() for p in BASELINES}
+    base = {p: _clean_probes(tab, clean, p).mean() for p in BASELINES}
     best = max(base, key=base.get)
     out = {}
     for p in dict.fromkeys(tab.protocol):
         if p in BASELINES: continue
-        u = unit_outcomes(_target_rows(tab, clean, p), [c for c in ('train_seed', 'repeat', 'user') if c in tab])   # one 0/1 per probe and recognizer
-        ci = metrics.proportion_ci(u.values, groups=u.index.get_level_values('user').astype(str), seed=seed)
+        m = _clean_probes(tab, clean, p)
+        ci = metrics.proportion_ci(m.ravel(), groups=np.repeat(np.arange(len(m)), m.shape[1]), seed=seed)
         what = f'the {p} recognizer beats {best} ({base[best]:.3f}) on clean photos'
         try: ok = metrics.gate(rec, what, ci, '>', base[best], protocol=p, baseline=best, **params)
         except metrics.CompetenceGateError: ok = False

@@ -366,3 +366,23 @@ def test_public_halves_by_identity_share_no_person():
         ho.public_halves(one, by='identity')
     with pytest.raises(ValueError, match='by:'):
         ho.public_halves(faces, by='person')
+
+
+def test_gate_counts_every_identity_and_a_deterministic_recognizer_once(tmp_path):
+    "The competence gate scores the clean probes of every private identity (users and others); dlib's identical runs over training seeds are one recognizer, not three times the probes; learned recognizers' runs all count."
+    import pandas as pd
+    from privbook.core import Recorder
+    rows = []
+    for s in range(3):
+        for p, hit in (('dlib', lambda s, i: 1), ('scratch', lambda s, i: int(i != s)), ('pixel', lambda s, i: int(i > 1)), ('eigen', lambda s, i: int(i > 3))):
+            rows += [dict(condition=('clean',), protocol=p, repeat=0, train_seed=s, user=u, accuracy=0., hits=tuple(hit(s, 4 * k + i) for i in range(4)))
+                     for k, u in enumerate([0, 1, '_others'])]
+    tab = pd.DataFrame(rows)
+    assert ho._clean_probes(tab, 'clean', 'dlib').shape == (1, 12)                   # 3 identical runs: one
+    assert ho._clean_probes(tab, 'clean', 'scratch').shape == (3, 12)                # 3 different runs: all
+    rec = Recorder(tmp_path, 'x')
+    out = ho.gate_recognizers(rec, tab, 'clean')
+    gates = rec.frame().query("metric == 'gate'").set_index('protocol')
+    assert gates.loc['dlib', 'n'] == 12 and gates.loc['scratch', 'n'] == 36
+    assert gates.loc['dlib', 'than'] == pytest.approx(10 / 12)                      # pixel (10 of 12) is the better baseline
+    assert out['dlib'] is not None and '1 [0.7575, 1]' in out['dlib']               # 12 of 12 cannot show more than 10 of 12 at 95%
