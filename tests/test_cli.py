@@ -206,7 +206,11 @@ def _interrupt(args, rows, cwd=ROOT):
     "Start `privbook *args` in a session of its own, send the session SIGINT (Ctrl-C) once `rows` has 5 lines; (rc, stdout, stderr)."
     import os, signal, time
     exe = pathlib.Path(sys.executable).parent/'privbook'
-    p = subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True)
+    # Ctrl-C reaches a program in the foreground, whose SIGINT is the default; a test suite started in the background
+    # (`make test &` from a script) passes SIGINT on ignored, and an ignored Ctrl-C lets the run finish (rc 0)
+    default_sigint = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)
+    p = subprocess.Popen([str(exe), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd, start_new_session=True,
+                         preexec_fn=default_sigint)
     for _ in range(1200):
         time.sleep(0.1)
         f = next(iter(rows()), None)
