@@ -328,7 +328,7 @@ def test_gated_setups_at_smoke_scale_keep_every_attacker(dom, capsys):
     assert set(parts[0]) == {'knn', 'oracle', 'mean_aux', 'grey'} and 'the gate is not enforced' in capsys.readouterr().out
 
 
-def test_gaussian_noise_default_scale_is_tables_0_1():
+def test_gaussian_noise_default_scale_is_0_1():
     p = torch.softmax(torch.randn(50, K, generator=torch.Generator().manual_seed(0)), 1)
     a = M.postprocess(p, 'gaussian', generator=torch.Generator().manual_seed(1))
     b = M.gaussian_noise(p, 0.1, generator=torch.Generator().manual_seed(1))
