@@ -1,5 +1,5 @@
 "Behavioural tests of privbook.fakegrad written against the mutants that `make mutants` found surviving (docs/mutants.md)."
-import pytest, torch, torch.nn as nn
+import re, pytest, torch, torch.nn as nn
 from privbook import fakegrad
 
 torch.set_num_threads(1)
@@ -75,3 +75,72 @@ def test_pgd_uses_the_budget_and_the_steps_given(eps):
     m.calls = 0
     fakegrad.make_attack('pgd', m, eps=eps)(x, lab)
     assert m.calls == 20                                       # the default: 20 iterations
+
+
+# ---------------------------------------------------------------------------------------------- Algorithm 1's fake layer
+def test_fake_weights_need_a_scale_above_one():
+    W = torch.tensor([[0.5, -1.0], [2.0, 0.25]])
+    for S_a in (0.5, 1.0):   # Algorithm 1: S_a > 1
+        with pytest.raises(ValueError, match='^scale: expected a finite number > 1'): fakegrad.fake_weights(W, S_a)
+    assert torch.equal(fakegrad.fake_weights(W, 1.5), (2.0 - W.abs()) * 1.5 * W.sign())
+
+
+def test_fake_weights_of_a_zero_weight_are_zero():
+    "W_F = (max W_o - |W_o|) * S_a * sign(W_o): sign(0) = 0, so a zero (e.g. pruned) weight gets a zero fake weight."
+    W = torch.tensor([[0.0, -1.0, 2.0], [0.5, 0.0, -0.25]])
+    W_F = fakegrad.fake_weights(W, 3.0)
+    assert torch.equal(W_F, torch.tensor([[0.0, -3.0, 0.0], [4.5, 0.0, -5.25]]))
+    m = nn.Sequential(nn.Flatten(), nn.Linear(16, 4))
+    with torch.no_grad(): m[1].weight[:, ::2] = 0
+    x = torch.rand(3, 1, 4, 4)
+    pm, key = fakegrad.protect(m, seed=0, example=x)                  # a layer with zero weights is protected, finitely
+    with torch.no_grad(): assert (fakegrad.decrypt(pm(x), key) - m(x)).abs().max() <= 1e-6
+
+
+@pytest.mark.parametrize('bad', [torch.zeros(2, 3), torch.zeros(3, dtype=torch.long), [0.1, 0.2]])
+def test_fake_biases_refuse_what_is_not_a_float_vector_by_name(bad):
+    shown = str(bad.shape) if isinstance(bad, torch.Tensor) else 'list'
+    for how in fakegrad.FAKE_BIAS:
+        with pytest.raises(ValueError, match=r'^b_o: expected a float bias vector of K entries, got ' + re.escape(shown)):
+            fakegrad.fake_biases(bad, 2.0, how)
+
+
+def test_deployed_model_reports_its_2k_outputs():
+    m, x = linear_model(), torch.rand(3, 1, 4, 4)
+    m.num_classes = 4
+    pm, key = fakegrad.protect(m, seed=0, example=x)
+    with torch.no_grad(): assert pm(x).shape == (3, 8)
+    assert pm.num_classes == 8 and pm.fakegrad['num_classes'] == 4 and m.num_classes == 4   # the original model is untouched
+
+
+# ---------------------------------------------------------------------------------------------- the probe input
+def test_probe_input_matches_the_models_dtype_and_device():
+    "Without an example the model is traced on a random image of its `input_shape`, made like its parameters."
+    m = linear_model().double()
+    m.input_shape = (1, 4, 4)
+    pm, key = fakegrad.protect(m, seed=0)                           # traced on a float64 probe
+    assert fakegrad.find_fc(m) == ('1', m[1])
+    x = torch.rand(3, 1, 4, 4, dtype=torch.float64)
+    with torch.no_grad(): assert (fakegrad.decrypt(pm(x), key) - m(x)).abs().max() <= 1e-12
+    meta = nn.Sequential(nn.Flatten(), nn.Linear(16, 4)).to('meta')
+    meta.input_shape = (1, 4, 4)
+    p = fakegrad._probe_input(meta)
+    assert p.shape == (1, 1, 4, 4) and p.device.type == 'meta' and p.dtype == torch.float32
+
+
+# ---------------------------------------------------------------------------------------------- attacks
+def test_deepfool_is_named_deepfool():
+    atk = fakegrad.make_attack('deepfool', linear_model(), steps=3)
+    assert isinstance(atk, fakegrad.DeepFool) and repr(atk).startswith('DeepFool(') and 'steps=3' in repr(atk)
+
+
+@pytest.mark.parametrize('name', ['apgd', 'apgd-dlr'])
+def test_apgd_runs_the_steps_given_once(name):
+    "One check of the clean images, then a single run (no restart): its start and `steps` gradient iterations."
+    m = Counting(linear_model())
+    x = torch.full((4, 1, 4, 4), 0.5)
+    with torch.no_grad(): lab = m(x).argmax(1)
+    m.calls = 0
+    adv = fakegrad.make_attack(name, m, eps=1e-6, steps=3)(x, lab)   # a budget too small to change any prediction
+    assert m.calls == 1 + 1 + 3
+    with torch.no_grad(): assert torch.equal(m(adv).argmax(1), lab)     # nothing fooled: a restart would have run again

@@ -4,7 +4,7 @@ matplotlib.use('Agg')
 import matplotlib.pyplot as plt
 import numpy as np, pytest, torch, torch.nn as nn
 from PIL import Image
-from privbook import data, fmd, models
+from privbook import core, data, fmd, models
 
 torch.set_num_threads(1)
 
@@ -188,3 +188,80 @@ def test_load_zoo_imagenet_puts_the_models_on_the_device(monkeypatch):
     zoo = fmd.load_zoo('imagenet', archs=('m1', 'm2'), device='meta')
     assert list(zoo) == ['m1', 'm2']
     assert all(p.device.type == 'meta' for m in zoo.values() for p in m.parameters()) and not any(m.training for m in zoo.values())
+
+
+# ---------------------------------------------------------------------------------------------- feature_layer / perturb / uniform_noise
+def test_feature_layer_refuses_an_index_out_of_range_naming_the_valid_ones(pair):
+    auth, _ = pair                                                                       # 3 conv layers: 0..2
+    for bad in (3, -1):
+        with pytest.raises(ValueError, match=rf'^layer: expected an index in 0\.\.2 \(3 conv layers\), got {bad}$'):
+            fmd.feature_layer(auth, bad, (1, 8, 8))
+
+
+def test_perturb_none_is_an_unchanged_copy_with_the_same_checks(pair, xy):
+    auth, _ = pair
+    x, y = xy
+    xs = fmd.perturb('none', auth, x, y, steps=1)
+    assert torch.equal(xs, x) and xs.data_ptr() != x.data_ptr()
+    with pytest.raises(ValueError, match='^eps: '): fmd.perturb('none', auth, x, y, eps=2.0, steps=1)     # a budget above 1 is no budget
+
+
+def test_uniform_noise_is_seeded_and_within_the_budget(xy):
+    x, _ = xy
+    a, b = fmd.uniform_noise(x, 8/255, seed=0), fmd.uniform_noise(x, 8/255, seed=1)
+    assert torch.equal(a, fmd.uniform_noise(x, 8/255, seed=0)) and not torch.equal(a, b)   # the seed decides the noise
+    assert (a - x).abs().max() <= 8/255 + 1e-6 and a.min() >= 0 and a.max() <= 1
+    assert torch.equal(fmd.perturb('uniform', _net(0), x, xy[1], eps=8/255, steps=1, seed=0), a)
+
+
+# ---------------------------------------------------------------------------------------------- best_layer
+def test_best_layer_tries_every_conv_layer_by_default(pair, xy):
+    "Sec. 8.1: among the layers whose protected accuracy reaches `min_protected`, the one the others do worst on."
+    auth, other = pair
+    x, _ = xy
+    y = models.predict(auth, x).argmax(1)                                                # the authorized model is right on x
+    kw = dict(eps=8/255, alpha=4/255, steps=2, lam=1.0, seed=0)
+    best, df = fmd.best_layer(auth, {'u': other}, x, y, **kw)
+    assert df.index.tolist() == [0, 1, 2]                                               # every conv layer of the 3
+    for L in range(3):
+        xs = fmd.protect(auth, x, y, L, **kw)
+        assert df.loc[L].tolist() == pytest.approx([_acc(auth, xs, y), _acc(other, xs, y)])
+    ok = df[df.protected >= 99]
+    assert best == (ok.others.idxmin() if len(ok) else df.protected.idxmax())
+    best0, df0 = fmd.best_layer(auth, [other], x, y, min_protected=0.0, **kw)        # every layer qualifies
+    assert df0.equals(df) and best0 == df.others.idxmin()
+
+
+# ---------------------------------------------------------------------------------------------- transfer_matrix rows
+def test_transfer_matrix_rows_count_the_images(pair, xy):
+    zoo = dict(zip('ab', pair))
+    x, y = xy
+    df = fmd.transfer_matrix(zoo, x, y, layers=0, steps=1, baselines=('none',), progress=False)
+    long = df.attrs['long']
+    assert len(long) == 2 * 2 * 2 and (long.n == len(x)).all()                          # 2 methods x 2 authorized x 2 models
+    none = df.attrs['baselines']['none']                                                # clean images: each model's own accuracy
+    assert [none.loc[a, u] for a in 'ab' for u in 'ab'] == pytest.approx([_acc(zoo[u], x, y) for a in 'ab' for u in 'ab'])
+
+
+# ---------------------------------------------------------------------------------------------- zoo_scale / load_zoo / setting
+def test_zoo_scale_caps_a_large_training_set_at_cpu_scale(monkeypatch):
+    S, size = fmd.zoo_scale('digits', 'cpu')
+    assert S == core.get_scale('cpu') and size is None                              # digits is small: the cpu scale unchanged
+    monkeypatch.setattr(fmd, 'ZOO_MAX_TRAIN', 100)                                       # digits is then a large training set
+    S, size = fmd.zoo_scale('digits', 'cpu')
+    assert S == core.get_scale('cpu', n_train=100, n_test=1000) and size is None
+    assert fmd.zoo_scale('digits', 'smoke')[0] == core.get_scale('smoke')          # only the cpu scale is capped
+
+
+def test_zoo_is_pretrained_for_imagenet_and_loaded_quietly_by_default(monkeypatch):
+    got = []
+    monkeypatch.setattr(models, 'build', lambda arch, num_classes, pretrained: got.append((arch, num_classes, pretrained)) or _net(0))
+    fmd.load_zoo('imagenet', archs=('m1',), device='cpu')
+    assert got == [('m1', 1000, True)]                                                   # torchvision's ImageNet weights
+    quiet = []
+    monkeypatch.setattr(models, 'pretrained_or_trained', lambda arch, *a, progress, **k: quiet.append((arch, progress)) or _net(0))
+    fmd.load_zoo('digits', archs=('m1', 'm2'))
+    zoo, te = fmd.setting('digits', archs=('m1',))
+    assert list(zoo) == ['m1'] and len(te.tensors[1]) == 200
+    fmd.setting('digits', archs=('m2',), progress=True)
+    assert quiet == [('m1', False), ('m2', False), ('m1', False), ('m2', True)]

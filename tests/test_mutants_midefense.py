@@ -1,6 +1,7 @@
 "Behavioural tests of privbook.midefense (Wen, Yiu and Hui's defence, its MID / PPF baselines and the experiment set-up) written against the mutants that `make mutants` found untested (docs/mutants.md)."
 import math
 import numpy as np, pytest, torch, torch.nn as nn, torch.nn.functional as F
+from types import SimpleNamespace
 from torch.utils.data import TensorDataset
 from privbook import midefense as M
 from privbook.core import DRY_ENV
@@ -246,3 +247,165 @@ def test_gate_and_convergence_checks(dom):
     pv = torch.softmax(M.logits_of(dom.classifier, dom.aux_val[0]), 1)
     assert c['epochs'] == 2 and math.isclose(c['mse_half'], M.reconstruction_mse(half, pv, dom.aux_val[0]), rel_tol=1e-6)
     assert math.isclose(c['change'], abs(c['mse_full'] - c['mse_half']) / c['mse_half'])
+
+
+def test_digits_note_says_how_many_auxiliary_images(monkeypatch):
+    monkeypatch.setattr(M.pdata, 'load', fake_load)
+    sz = {**M.SIZES['digits']['smoke'], **TINY}
+    for n_aux, says in ((None, 'auxiliary = all 40 of the 40 other training images'), (10, 'auxiliary = 10 of the 40 other training images')):
+        priv, aux, ev, k, note = M._digits('smoke', None, 0, {**sz, 'n_aux': n_aux}, 'mnist')
+        assert len(aux[0]) == (40 if n_aux is None else n_aux) and says in note
+
+
+def test_digits_at_paper_scale_take_qmnist_test50k_as_auxiliary(monkeypatch):
+    n = M.pdata.QMNIST_MNIST_TEST
+    qx = torch.zeros(n + 6, 1, 28, 28); qx[n:] = torch.rand(6, 1, 28, 28, generator=torch.Generator().manual_seed(4))
+    qy = torch.arange(n + 6) % 10
+    monkeypatch.setattr(M.pdata, 'load', lambda name, split='train', **kw: TensorDataset(qx, qy) if name == 'qmnist' else fake_load(name, split, **kw))
+    priv, (xa, ya), ev, k, note = M._digits('paper', None, 0, dict(M.SIZES['digits']['paper']), 'mnist')
+    assert xa.shape == (6, 1, 32, 32) and torch.equal(ya, qy[n:])      # only the digits after MNIST's test set, at 32x32
+    assert xa.min() >= 0 and xa.max() <= 1 and xa.flatten(1).std(1).min() > 0
+    assert note == "MNIST train private, QMNIST test50k auxiliary, MNIST test evaluation" and priv[0].shape == (40, 1, 32, 32)
+
+
+def test_adaptive_attacker_is_fine_tuned_on_the_defended_api(dom):
+    seen = []
+    att = M.adaptive_attacker(dom, {'test': 'adaptive'}, defense=lambda x, c: seen.append(len(x)) or torch.softmax(c, 1), retrain=True)
+    assert isinstance(att, M.Inversion) and att is not dom.attacker and not att.training
+    assert seen == [TINY['n_ft']]                                     # queried once on its n_ft auxiliary images
+    assert not torch.equal(att.decoder[0].weight, dom.attacker.decoder[0].weight)   # fine-tuned (a copy of the attacker)
+
+
+def test_knn_convergence_check_needs_no_training(dom):
+    c = M.convergence_check(dom, 'knn')
+    assert c['attacker'] == 'knn' and c['epochs'] == 0 and c['change'] == 0.0 and c['g2'] is True and c['mse_half'] == c['mse_full']
+
+
+class ConstantInversion(nn.Module):
+    "An inversion model whose output does not depend on the confidence vector (zero gradient everywhere)."
+    def forward(self, q): return torch.full((len(q), 1, 4, 4), 0.5, dtype=q.dtype) + 0 * q.sum(1)[:, None, None, None]
+
+
+def test_defend_logits_random_start_draws_fair_signs():
+    c0 = torch.zeros(200, 10, dtype=torch.float64)                   # label 0 everywhere; entries 1..9 only get the start's signs
+    q, c = M.defend_logits(c0, ConstantInversion(), steps=1, step_size=0.5, eps=100.0, return_logits=True,
+                           generator=torch.Generator().manual_seed(0))
+    n = (c - c0)[:, 1:]
+    assert torch.allclose(n.abs(), torch.full_like(n, 0.5))            # one sign step of size eta per entry
+    assert abs((n > 0).double().mean().item() - 0.5) < 0.05            # +eta and -eta equally likely (1800 draws)
+
+
+def test_evaluate_is_the_mean_of_measure():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(6, 1, 8, 8, generator=g), torch.tensor([0, 1, 2, 3, 0, 1])
+    c0 = torch.randn(6, K, generator=g); c = c0 + torch.randn(6, K, generator=g)
+    p0, p = torch.softmax(c0, 1), torch.softmax(c, 1)
+    A = FixedAdversary()
+    e, m = M.evaluate(A, x, y, p, p0, c, c0), M.measure(A, x, y, p, p0, c, c0)
+    assert math.isclose(e['accuracy'], 100 * (p.argmax(1) == y).double().mean().item())
+    assert torch.allclose(m['nll'], F.cross_entropy(c.double(), y, reduction='none'), atol=1e-6)   # log loss of the released vectors
+    assert torch.equal(m['correct'], (p.argmax(1) == y).double())
+    for col, key in (('accuracy', 'correct'), ('conf_dist', 'conf'), ('logit_dist', 'logit'), ('recon_mse', 'recon')):
+        assert math.isclose(e[col], (100 if col == 'accuracy' else 1) * m[key].mean().item(), rel_tol=1e-5), col
+
+
+def test_gate_figure_labels_the_seeds():
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    part = lambda s: {k: torch.full((4,), s + v, dtype=torch.float64) for k, v in (('inversion', .01), ('knn', .02), ('oracle', .05), ('mean_aux', .06), ('grey', .08))}
+    fig = M.gate_figure({'digits': [part(0), part(.01)]})
+    try:
+        ax = fig.axes[0]
+        assert list(ax.get_xticks()) == [0, 1] and [t.get_text() for t in ax.get_xticklabels()] == ['seed 0', 'seed 1']
+    finally: plt.close(fig)
+
+
+def test_gated_setups_at_smoke_scale_keep_every_attacker(dom, capsys):
+    full, tab, parts = M.gated_setups('digits', 'smoke', [0], names=('knn',), **TINY)
+    assert len(full) == 1 and len(parts) == 1 and list(tab.index) == ['knn']
+    d = full[0]
+    assert d.defender is not None and list(d.attacks) == ['knn'] and isinstance(d.attacks['knn'], M.KNNInversion)
+    assert set(parts[0]) == {'knn', 'oracle', 'mean_aux', 'grey'} and 'the gate is not enforced' in capsys.readouterr().out
+
+
+def test_gaussian_noise_default_scale_is_0_1():
+    p = torch.softmax(torch.randn(50, K, generator=torch.Generator().manual_seed(0)), 1)
+    a = M.postprocess(p, 'gaussian', generator=torch.Generator().manual_seed(1))
+    b = M.gaussian_noise(p, 0.1, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(a, b) and not torch.equal(a, M.gaussian_noise(p, 0.2, generator=torch.Generator().manual_seed(1)))
+
+
+def test_matched_noise_rejects_negative_targets():
+    with pytest.raises(ValueError, match=r'^target: expected 3 finite distortions >= 0'):
+        M.matched_noise(torch.zeros(3, K), torch.tensor([0.1, -0.1, 0.2]))
+
+
+def test_mid_for_trains_with_the_domains_seed(dom):
+    torch.manual_seed(0)
+    mid, att = M.mid_for(dom, retrain=True)
+    assert isinstance(mid, M.VIBClassifier) and not mid.training and isinstance(att, M.Inversion) and att is not dom.attacker
+    assert not torch.equal(att.decoder[0].weight, dom.attacker.decoder[0].weight)   # the attacker fine-tuned on MID's outputs
+    other = SimpleNamespace(**{**vars(dom), 'key': {**dom.key, 'seed': 1}})
+    torch.manual_seed(0)
+    mid1, _ = M.mid_for(other, retrain=True)
+    assert not torch.equal(mid.head.weight, mid1.head.weight)         # another seed: another batch order, another model
+
+
+def test_ratio_ci_is_reproducible_with_its_seed():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(20, generator=g), 1 + torch.rand(20, generator=g)
+    r0, r0b, r1 = M.ratio_ci(a, b, n_boot=200), M.ratio_ci(a, b, n_boot=200), M.ratio_ci(a, b, n_boot=200, seed=1)
+    assert (r0.lo, r0.hi) == (r0b.lo, r0b.hi) and (r0.lo, r0.hi) != (r1.lo, r1.hi)
+
+
+class Rec:
+    def __init__(self): self.rows = []
+    def log(self, name, value, **kw): self.rows.append((name, value, kw))
+
+
+def test_record_logs_every_estimate_with_its_interval_and_n():
+    g = torch.Generator().manual_seed(0)
+    rows = {'None': _m(1 + torch.rand(30, generator=g), torch.rand(30, generator=g)), 'ours': _m(2 + torch.rand(30, generator=g), torch.rand(30, generator=g))}
+    t = M.summarize(rows, np.repeat([0, 1, 2], 10), n_boot=100)
+    rec = Rec()
+    M.record(rec, t, domain='digits')
+    got = {(kw['defense'], name) for name, _, kw in rec.rows}
+    assert ('ours', 'ratio') in got and ('ours', 'd_nll') in got and ('None', 'recon_mse') in got and ('None', 'ar') not in got
+    for name, v, kw in rec.rows:
+        assert kw['n'] == 30 and kw['ci_level'] == 0.95 and kw['domain'] == 'digits' and kw['ci_low'] <= v <= kw['ci_high']
+        assert v == t.loc[kw['defense'], name]
+
+
+def test_train_inversion_constant_schedule_takes_full_adam_steps():
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    clf, inv = nn.Sequential(nn.Flatten(), nn.Linear(64, K)), M.Inversion(K, 1, 8, hidden=0)
+    w0 = inv.decoder[1].weight.detach().clone()
+    M.train_inversion(inv, clf, x, epochs=1, lr=1e-2, batch_size=16, schedule='constant')   # one batch: one step
+    step = (inv.decoder[1].weight.detach() - w0).abs()
+    assert math.isclose(step.max().item(), 1e-2, rel_tol=1e-3)        # Adam's first step: lr (sign of the gradient) per weight
+    assert (step > 0.99e-2).float().mean() > 0.3                        # (saturated pixels' weights get ~no gradient)
+
+
+def test_train_mid_defaults_to_two_epochs():
+    x, y = _images(16, 6, 16)
+    fit = lambda **kw: (torch.manual_seed(0), M.train_mid(M.VIBClassifier(10, 1, 16, ndf=2), TensorDataset(x, y), batch_size=8, **kw))[1]
+    a, b, c = fit(), fit(epochs=2), fit(epochs=3)
+    assert torch.equal(a.head.weight, b.head.weight) and not torch.equal(a.head.weight, c.head.weight)
+
+
+def test_inversion_default_width_is_16():
+    assert M.Inversion(K, 1, 8, hidden=1).decoder[0].out_channels == 16   # ngf: the last hidden layer's width
+    assert M.Inversion(K, 1, 16, hidden=2).decoder[0].out_channels == 32
+
+
+def test_purifier_batch_normalizes_every_hidden_layer():
+    torch.manual_seed(0)
+    P = M.Purifier(K, hidden=8).train()
+    p = torch.softmax(torch.randn(16, K) * 3, 1)
+    with torch.no_grad():
+        out = P(p)
+        for lin in [m for m in P.net if isinstance(m, nn.Linear)][:-1]:   # FC-BN-ReLU: a hidden FC layer's scale is normalized away
+            lin.weight *= 5; lin.bias *= 5
+            assert torch.allclose(P(p), out, atol=1e-3)   # up to BatchNorm's eps
+            lin.weight /= 5; lin.bias /= 5
