@@ -87,3 +87,62 @@ def test_load_key_says_when_the_block_does_not_tile_the_stored_shape(tmp_path):
     f['mac'] = disguise._mac(base64.b64decode(f['master']), f)
     (tmp_path/'bad.key').write_text(json.dumps(f)); (tmp_path/'bad.key').chmod(0o600)
     with pytest.raises(ValueError, match=r'^path: .*\(the block 4x4 does not tile the stored shape 1x10x8\)'): Disguise.load_key(tmp_path/'bad.key')
+
+
+def test_load_key_says_when_the_ivs_do_not_match_the_blocks(tmp_path):
+    "An AES-CBC key file with fewer IVs than block positions (under a valid MAC) is refused with the reason."
+    import base64, json
+    from privbook import disguise
+    with pytest.warns(UserWarning, match='reproducible, not secret'): p = Disguise('aes-cbc', 4, seed=0, shape=(1, 8, 8)).save_key(tmp_path/'k.key')
+    f = json.loads(p.read_text())
+    f['iv'] = base64.b64encode(base64.b64decode(f['iv'])[:48]).decode()            # 3 IVs for 4 blocks
+    f['mac'] = disguise._mac(base64.b64decode(f['master']), f)
+    (tmp_path/'bad.key').write_text(json.dumps(f)); (tmp_path/'bad.key').chmod(0o600)
+    with pytest.raises(ValueError, match=r'^path: .*\(expected 4 IVs, got 48 bytes\)'): Disguise.load_key(tmp_path/'bad.key')
+
+
+def test_method_of_attaches_instance_and_class_methods():
+    from privbook.disguise import _method_of
+    class A: v = 1
+    @_method_of(A)
+    def twice(self): return 2 * self.v
+    @_method_of(A, classmethod_=True)
+    def make(cls, v):
+        a = cls(); a.v = v; return a
+    assert A.make(3).twice() == 6 and twice(A.make(4)) == 8                     # an instance method, and the function itself
+
+
+def test_codebook_attack_refuses_targets_of_another_shape():
+    from privbook.disguise import codebook_attack
+    d = Disguise('aes-ecb', 4, seed=0, permute=False)
+    x = torch.randint(0, 256, (3, 1, 8, 8), dtype=torch.uint8)
+    with pytest.raises(ValueError, match=r'^target_y: expected images of shape \(1, 8, 8\) like the known pairs, got \(1, 8, 12\)'):
+        codebook_attack(x, d.transform(x), torch.zeros(2, 1, 8, 12, dtype=torch.uint8), 4, perm=np.arange(4))
+
+
+def _constant_classifier(cls, num_classes=3, side=4):
+    "A model that predicts class `cls` for every image."
+    m = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(side * side, num_classes))
+    with torch.no_grad(): m[1].weight.zero_(); m[1].bias.copy_(torch.nn.functional.one_hot(torch.tensor(cls), num_classes).float())
+    return m.eval()
+
+
+def test_examine_refuses_mismatched_images_and_an_examiner_that_recognises_nothing():
+    from privbook.disguise import examine
+    x, y = torch.rand(4, 1, 4, 4), torch.tensor([0, 0, 1, 1])
+    e = examine(_constant_classifier(0), x, x, y)
+    assert e.success_rate == pytest.approx(100.) and e.at_chance                 # half right on both: 100% of the clean accuracy, one class predicted
+    with pytest.raises(ValueError, match=r'^x_attacked: expected the shape of x \(4, 1, 4, 4\), got \(3, 1, 4, 4\)'): examine(_constant_classifier(0), x[:3], x, y)
+    with pytest.raises(ValueError, match='^examiner: it recognises none of the original images'): examine(_constant_classifier(2), x, x, y)
+
+
+def test_train_classifier_is_reproducible_from_its_seed():
+    "The same seed gives the same examiner (initialisation and shuffling); another seed another one."
+    from privbook.disguise import train_classifier
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(12, 1, 16, 16, generator=g), torch.arange(12) % 3
+    kw = dict(epochs=1, batch_size=4, num_classes=3, width=4)
+    flat = lambda m: torch.cat([p.detach().flatten() for p in m.parameters()])
+    a, b, c = (train_classifier(x, y, seed=s, **kw) for s in (1, 1, 2))
+    assert not a.training and a.num_classes == 3 and a(x[:2]).shape == (2, 3)
+    assert torch.equal(flat(a), flat(b)) and not torch.equal(flat(a), flat(c))

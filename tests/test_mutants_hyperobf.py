@@ -175,3 +175,58 @@ def test_generate_memory_limit_is_inclusive(small_hn):
     need = small_hn.nbytes(3)
     with pytest.warns(UserWarning): assert len(small_hn.generate(3, seed=0, max_bytes=need)) == 3   # exactly the limit fits
     with pytest.raises(ValueError, match='^n: 3 MaskNets need'): small_hn.generate(3, seed=0, max_bytes=need - 1)
+
+
+def _toy_faces(ids=3, train=3, test=2, side=4):
+    "Identities as well-separated mean images plus a little noise."
+    g = torch.Generator().manual_seed(0)
+    mean = torch.rand(ids, 1, side, side, generator=g) * 0.6 + 0.2
+    img = lambda k: (mean.repeat_interleave(k, 0) + 0.05 * torch.randn(ids * k, 1, side, side, generator=g)).clamp(0, 1)
+    lab = lambda k: torch.arange(ids).repeat_interleave(k)
+    return ho.Faces(img(1), lab(1), img(train), lab(train), img(test), lab(test), ids, 'toy')
+
+
+def test_recognition_table_baselines_label_every_row_and_eigenfaces_keep_the_neighbours():
+    "With every principal component kept (9 gallery images < 50), eigenfaces are a rotation of the gallery: the same 1-NN as raw pixels."
+    f = _toy_faces()
+    noise = {0: torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(1))}
+    tab = ho.recognition_table(f, {'clean': {}, 'noise': noise}, [0, 1], {'pixel': dict(protocol='pixel'), 'eigen': dict(protocol='eigen')}, repeats=1)
+    assert len(tab) == 2 * 2 * 3 and tab.protocol.notna().all()
+    assert (tab.query("user == '_others'").groupby(['condition', 'protocol']).size() == 1).all()
+    acc = lambda p: tab.query('protocol == @p').accuracy.tolist()
+    assert acc('pixel') == acc('eigen') and tab[[c == ('clean',) for c in tab.condition]].accuracy.tolist() == [1.] * 6
+
+
+def test_summary_is_mean_variance_and_range():
+    assert ho.summary([0.2, 0.5, 0.8]) == pytest.approx(dict(mean=0.5, variance=0.06, low=0.2, high=0.8))
+
+
+def test_train_masknet_names_its_images_argument():
+    with pytest.raises(ValueError, match=r'^x: expected values in \[0,1\]'): ho.train_masknet(torch.full((2, 1, 8, 8), 2.), torch.tensor([0, 1]), epochs=1)
+
+
+def test_weight_spread_of_two_masknets():
+    "Two nets: the std of each conv weight across them is |w1 - w2| / sqrt(2); one net has no spread."
+    torch.manual_seed(0)
+    bank = ho.MaskNets.stack([ho.MaskNet(1, 1, 8, 2) for _ in range(2)])
+    w = torch.cat([bank.params[f'{l}.weight'].flatten(1) for l in ('conv1', 'conv2')], 1)
+    assert ho.weight_spread(bank) == pytest.approx(((w[0] - w[1]).abs() / 2**0.5).mean().item(), rel=1e-5)
+    with pytest.raises(ValueError, match='^masknets: need at least 2 MaskNets, got 1'): ho.weight_spread(bank[[0]])
+
+
+def test_masknets_slices_keep_their_seeds(small_hn):
+    with pytest.warns(UserWarning, match='untrained'): bank = small_hn.generate(4, seed=10)
+    part = bank[1:3]
+    assert part.seeds == [11, 12] and torch.equal(part.flat(), bank.flat()[1:3]) and torch.equal(bank[::-1].flat(), bank.flat().flip(0))
+
+
+def test_augment_faces_shifts_with_repeated_edges():
+    "Without jitter every variant is a source image, maybe flipped left-right, shifted by at most `shift` with its edge pixels repeated."
+    import torch.nn.functional as F
+    x = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    out = ho.augment_faces(x, 12, seed=1, shift=2, jitter=0.)
+    assert out.shape == (12, 1, 8, 8) and torch.equal(out, ho.augment_faces(x, 12, seed=1, shift=2, jitter=0.))
+    pad = F.pad(torch.cat([x, x.flip(-1)]), (2,) * 4, mode='replicate')
+    cand = {(dy, dx): pad[:, :, dy:dy + 8, dx:dx + 8] for dy in range(5) for dx in range(5)}
+    found = [{s for s, c in cand.items() if ((c - o).abs().amax((1, 2, 3)) < 1e-6).any()} for o in out]
+    assert all(found) and any((2, 2) not in s for s in found)                # each one is such a shift, not all of them unshifted

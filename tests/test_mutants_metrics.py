@@ -163,3 +163,31 @@ def test_proportion_ci_with_groups_is_the_hull_of_wilson_and_the_two_level_boots
     assert (ci.lo, ci.hi) == (min(w.lo, b.lo), max(w.hi, b.hi)) and ci.lo == b.lo < w.lo
     assert metrics.proportion_ci(np.ones(30), groups=g).lo == metrics.proportion_ci(30, 30).lo
     with pytest.raises(TypeError, match='^groups: '): metrics.proportion_ci(3, 10, groups=[0, 1])
+
+
+@pytest.mark.parametrize('bad', [1, 1.5, 0, -0.5])
+def test_confidence_levels_outside_0_1_are_refused_by_name(bad):
+    with pytest.raises(ValueError, match=r'^level: expected a confidence level in \(0, 1\)'): metrics.proportion_ci(3, 10, level=bad)
+    with pytest.raises(ValueError, match=r'^level: expected a confidence level in \(0, 1\)'): metrics.bootstrap_ci(np.arange(10.), level=bad)
+
+
+def test_claim_records_what_identifies_its_row(rec, tmp_path):
+    metrics.claim(rec, 'above zero', CI, '>', dataset='mnist', table='II')
+    r = rows(tmp_path, 'claim').iloc[0]
+    assert (r.dataset, r.table, r.verdict) == ('mnist', 'II', 'reproduced')
+
+
+def test_psnr_is_per_image_in_decibels():
+    "PSNR = 10 log10(1 / MSE) for data range 1, one value per image."
+    a = torch.full((3, 1, 4, 4), 0.5)
+    b = a + torch.tensor([0.1, 0.25, 0.5]).view(3, 1, 1, 1)                # MSE 0.01, 1/16, 1/4
+    assert np.allclose(metrics.psnr(a, b).numpy(), [20., 10 * np.log10(16), 10 * np.log10(4)], atol=1e-4)
+    with pytest.raises(ValueError, match='^b: expected the shape of a'): metrics.psnr(a, b[:2])
+
+
+def test_verdict_about_an_interval_that_touches_the_band_is_inconclusive():
+    "'~': reproduced inside the band, not reproduced only when the interval lies wholly outside it; touching it from either side is inconclusive."
+    assert metrics.verdict(Interval(0.125, 0., 0.25, 10), '~', 0.5, 0.25) == 'inconclusive'      # hi = than - tol
+    assert metrics.verdict(Interval(0.875, 0.75, 1., 10), '~', 0.5, 0.25) == 'inconclusive'      # lo = than + tol
+    assert metrics.verdict(Interval(0.125, 0., 0.24, 10), '~', 0.5, 0.25) == 'not reproduced'
+    assert metrics.verdict(Interval(0.875, 0.76, 1., 10), '~', 0.5, 0.25) == 'not reproduced'
