@@ -54,8 +54,10 @@ def test_noise_pairs_on_the_gpu():
     assert noisy.device == x.device
 
 
-def _recognition_rows(protocol, accs, condition='clean'):
-    return [dict(condition=(condition,), protocol=protocol, repeat=r, user=u, accuracy=a) for r in range(3) for u, a in enumerate(accs)]
+def _recognition_rows(protocol, accs, condition='clean', probes=50):
+    "Rows of a `recognition_table`: each user's accuracy and its per-probe outcomes (`hits`), the same in 3 repeats."
+    hits = lambda a: (1,) * round(a * probes) + (0,) * (probes - round(a * probes))
+    return [dict(condition=(condition,), protocol=protocol, repeat=r, user=u, accuracy=a, hits=hits(a)) for r in range(3) for u, a in enumerate(accs)]
 
 
 def test_gate_recognizers_compares_each_learned_recognizer_with_the_better_baseline(rec, not_dry):
