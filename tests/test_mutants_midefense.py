@@ -409,3 +409,18 @@ def test_purifier_batch_normalizes_every_hidden_layer():
             lin.weight *= 5; lin.bias *= 5
             assert torch.allclose(P(p), out, atol=1e-3)   # up to BatchNorm's eps
             lin.weight /= 5; lin.bias /= 5
+
+
+def test_matched_noise_returns_probability_vectors_that_match_the_logit_distortion():
+    "The default control (space='logit') matches the L1 logit distortion and releases probability vectors, not logits."
+    g = torch.Generator().manual_seed(0)
+    c0 = torch.randn(6, 5, generator=g) * 3
+    target = torch.full((6,), 2.0)
+    q, noisy = M.matched_noise(c0, target, generator=torch.Generator().manual_seed(1), return_logits=True)
+    assert (q >= 0).all() and torch.allclose(q.sum(1), torch.ones(6), atol=1e-5)
+    assert torch.allclose(q, torch.softmax(noisy, 1), atol=1e-6)
+    assert torch.allclose(M.logit_distortions(noisy, c0).double(), target.double(), atol=1e-3)
+
+
+def test_knn_inversion_names_the_shape_it_expects():
+    with pytest.raises(ValueError, match=r'^aux_probs: expected released confidence vectors N x K'): M.KNNInversion(torch.rand(5), torch.rand(5, 1, 8, 8))
