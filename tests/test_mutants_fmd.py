@@ -265,3 +265,62 @@ def test_zoo_is_pretrained_for_imagenet_and_loaded_quietly_by_default(monkeypatc
     assert list(zoo) == ['m1'] and len(te.tensors[1]) == 200
     fmd.setting('digits', archs=('m2',), progress=True)
     assert quiet == [('m1', False), ('m2', False), ('m1', False), ('m2', True)]
+
+
+# ---------------------------------------------------------------------------------------------- sample SEED=2's survivors
+def test_bad_arguments_are_named_in_the_error(pair, xy):
+    "finetune, train_pool, transfer_matrix and perturb('uniform') refuse bad input with an error that starts with the argument."
+    x, y = xy
+    m = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    with pytest.raises(ValueError, match=r'^y: expected 6 labels'): fmd.finetune(m, x, y[:3])
+    with pytest.raises(ValueError, match=r'^epochs: '): fmd.finetune(m, x, y, epochs=0)
+    with pytest.raises(ValueError, match=r'^n: '): fmd.train_pool('digits', 0, 8)
+    with pytest.raises(TypeError, match=r'^models: .* got list$'): fmd.transfer_matrix([m], x, y)
+    auth = _net(0)
+    auth.num_classes = 5                                                                 # the model's labels: 0..4
+    bad = torch.full_like(y, 7)
+    for method in ('uniform', 'none'):                                                 # model-free methods check labels against the model too
+        with pytest.raises(ValueError, match=r'^y: '): fmd.perturb(method, auth, x, bad, steps=1)
+
+
+def test_protect_runs_exactly_the_given_iterations(pair, xy):
+    "Algorithm 1 runs N iterations: the callback sees i = 1..N, and the last one's images are the result."
+    auth, _ = pair
+    x, y = xy
+    for steps in (1, 2, 5):
+        seen = []
+        xs = fmd.protect(auth, x, y, 1, 8/255, 2/255, steps, 1.0, seed=0, callback=lambda i, xi, sl: seen.append((i, xi.clone())))
+        assert [i for i, _ in seen] == list(range(1, steps + 1))
+        assert torch.equal(seen[-1][1], xs)
+    assert not torch.equal(fmd.protect(auth, x, y, 1, 8/255, 2/255, 1, 1.0, seed=0), fmd.uniform_noise(x, 8/255, seed=0))   # one step moves the start
+
+
+def test_transfer_matrix_default_layer_from_the_images_and_steps_in_rows(pair, xy):
+    "Models without `input_shape` get the paper's default layer for the images' shape; each row records its own steps."
+    zoo = dict(zip('ab', pair))                                                          # _net: no input_shape attribute
+    x, y = xy
+    df = fmd.transfer_matrix(zoo, x, y, steps=2, pgd_steps=3, baselines=('pgd', 'uniform'), progress=False)
+    assert df.attrs['layers'] == {'a': fmd.default_layer(zoo['a'], (1, 8, 8)), 'b': fmd.default_layer(zoo['b'], (1, 8, 8))} == {'a': 1, 'b': 1}
+    long = df.attrs['long']
+    assert long.groupby('method').steps.unique().map(list).to_dict() == {'fmd': [2], 'pgd': [3], 'uniform': [2]}
+
+
+def test_setting_trains_the_zoo_with_its_recipe(monkeypatch):
+    "A dataset's ZOO_RECIPES entry sets the zoo's image size at every scale and its epochs / batch at cpu; `setting` hands both to the zoo."
+    monkeypatch.setitem(fmd.ZOO_RECIPES, 'digits', dict(image_size=16, epochs=40, batch_size=32))
+    assert fmd.zoo_scale('digits', 'smoke') == (core.get_scale('smoke'), 16)
+    assert fmd.zoo_scale('digits', 'cpu') == (core.get_scale('cpu', epochs=40, batch_size=32), 16)
+    got = []
+    monkeypatch.setattr(models, 'pretrained_or_trained', lambda arch, name, scale, image_size, **k: got.append((core.get_scale(scale), image_size)) or _net(0))
+    zoo, te = fmd.setting('digits', archs=('m1',), scale='cpu')
+    assert got == [(core.get_scale('cpu', epochs=40, batch_size=32), 16)] and te.tensors[0].shape[-2:] == (16, 16)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA: on a CPU the device RNG is not involved')
+def test_pgd_leaves_the_callers_cuda_rng_alone(xy):
+    "pgd seeds its random start in a forked RNG: the caller's CUDA generator is the same afterwards."
+    x, y = xy
+    m = _net(0).cuda()
+    before = torch.cuda.get_rng_state()
+    fmd.pgd(m, x, y, 8/255, 2/255, 2, seed=0)
+    assert torch.equal(torch.cuda.get_rng_state(), before)

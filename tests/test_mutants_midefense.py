@@ -424,3 +424,56 @@ def test_matched_noise_returns_probability_vectors_that_match_the_logit_distorti
 
 def test_knn_inversion_names_the_shape_it_expects():
     with pytest.raises(ValueError, match=r'^aux_probs: expected released confidence vectors N x K'): M.KNNInversion(torch.rand(5), torch.rand(5, 1, 8, 8))
+
+
+# ---------------------------------------------------------------------------------------------- sample SEED=2's survivors
+def test_mnist5k_is_refused_at_paper_scale():
+    with pytest.raises(ValueError, match=r"^digits_data: 'mnist5k' .*scale='paper' needs MNIST"):
+        M.setup_domain('digits', 'paper', digits_data='mnist5k')
+
+
+def test_gate_table_passes_an_attacker_with_g1_unless_its_convergence_failed():
+    "passed = G1 and G2 not failed: a converged attacker and one without a convergence check pass, a non-converged one fails."
+    g = torch.Generator().manual_seed(0)
+    gates = [{'oracle': 1 + torch.rand(30, generator=g), **{n: 0.3 * torch.rand(30, generator=g) for n in ('inversion', 'mlp', 'knn')}} for _ in range(2)]
+    conv = {'inversion': dict(g2=True, epochs=4, change=0.01), 'knn': dict(g2=False, epochs=4, change=0.5)}
+    t = M.gate_table(gates, conv)
+    assert t.g1.tolist() == [True, True, True]                                         # rho about 0.9 on every seed
+    assert t.passed.to_dict() == {'inversion': True, 'mlp': True, 'knn': False}
+    assert t.g2.to_dict() == {'inversion': True, 'mlp': None, 'knn': False}
+
+
+def test_adaptive_knn_database_is_the_adaptive_attackers_queries(dom, monkeypatch):
+    "The kNN attacker against a defense holds the same `n_ft` auxiliary queries that `adaptive_attacker` fine-tunes on, every time."
+    defense = lambda x, c: torch.softmax(c, 1)
+    a, b = M.knn_attacker(dom, defense=defense, k=1), M.knn_attacker(dom, defense=defense, k=1)
+    assert torch.equal(a.x, b.x) and len(a.x) == TINY['n_ft'] < len(dom.aux[0])
+    seen = {}
+    real = M.train_inversion
+    monkeypatch.setattr(M, 'train_inversion', lambda m, clf, x, *args, **kw: seen.setdefault('x', x) is None or real(m, clf, x, *args, **kw))
+    M.adaptive_attacker(dom, {'test': 'knn-queries'}, defense=defense, retrain=True)
+    assert torch.equal(seen['x'], a.x)
+
+
+def test_measure_without_logits_gives_nan_logit_distortions():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(6, 1, 8, 8, generator=g), torch.tensor([0, 1, 2, 3, 0, 1])
+    c0 = torch.randn(6, K, generator=g); c = c0 + torch.randn(6, K, generator=g)
+    p0, p = torch.softmax(c0, 1), torch.softmax(c, 1)
+    m, full = M.measure(FixedAdversary(), x, y, p, p0), M.measure(FixedAdversary(), x, y, p, p0, c, c0)
+    assert m['logit'].shape == (6,) and m['logit'].isnan().all() and m['logit'].dtype == torch.float64
+    assert all(torch.equal(m[k], full[k]) for k in m if k != 'logit')
+
+
+def test_setup_domain_times_its_three_trainings(dom):
+    assert set(dom.seconds) == {'classifier', 'attacker', 'defender'} and all(v >= 0 for v in dom.seconds.values())
+
+
+def test_strong_attacker_trains_with_its_sizes_batch(dom, monkeypatch):
+    "STRONG_SIZES gives the MLP attacker's width, epochs and batch size: all three reach its training."
+    monkeypatch.setitem(M.STRONG_SIZES, 'digits', {**M.STRONG_SIZES['digits'], 'smoke': dict(width=8, epochs=1, bs=7)})
+    seen = []
+    real = M.train_inversion
+    monkeypatch.setattr(M, 'train_inversion', lambda m, clf, x, e, **kw: seen.append((e, kw['batch_size'])) or real(m, clf, x, e, **kw))
+    a = M.strong_attacker(dom, retrain=True)
+    assert a.mlp[0].out_features == 8 and seen == [(1, 7)]
