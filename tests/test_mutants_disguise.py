@@ -146,3 +146,44 @@ def test_train_classifier_is_reproducible_from_its_seed():
     a, b, c = (train_classifier(x, y, seed=s, **kw) for s in (1, 1, 2))
     assert not a.training and a.num_classes == 3 and a(x[:2]).shape == (2, 3)
     assert torch.equal(flat(a), flat(b)) and not torch.equal(flat(a), flat(c))
+
+
+def test_transform_refuses_an_empty_batch():
+    with pytest.raises(ValueError, match=r'^x: expected at least one image, got shape \(0, 1, 8, 8\)'):
+        Disguise('aes-ecb', 4, seed=0).transform(torch.zeros(0, 1, 8, 8, dtype=torch.uint8))
+
+
+def test_load_key_refuses_an_edited_label_map(tmp_path):
+    "Labels swapped under a valid MAC: the label map no longer derives from the master secret, so the file is refused."
+    import base64, json
+    from privbook import disguise
+    with pytest.warns(UserWarning, match='reproducible, not secret'): p = Disguise('aes-ecb', 4, seed=0, shape=(1, 8, 8)).save_key(tmp_path/'k.key')
+    f = json.loads(p.read_text())
+    lab = np.frombuffer(base64.b64decode(f['labels']), '<i8').copy()
+    lab[[0, 1]] = lab[[1, 0]]
+    f['labels'] = base64.b64encode(lab.astype('<i8').tobytes()).decode()
+    f['mac'] = disguise._mac(base64.b64decode(f['master']), f)
+    (tmp_path/'bad.key').write_text(json.dumps(f)); (tmp_path/'bad.key').chmod(0o600)
+    with pytest.raises(ValueError, match=r'^path: .*\(the stored label map do not derive from its master secret'): Disguise.load_key(tmp_path/'bad.key')
+
+
+def test_regression_attack_names_known_y():
+    from privbook.disguise import regression_attack
+    x = torch.rand(2, 1, 4, 4)
+    with pytest.raises(ValueError, match=r'^known_y: float images must lie in \[0,1\]'): regression_attack(x, x + 2, x, 4, perm=np.arange(1))
+
+
+def test_train_classifier_uses_the_learning_rate_given():
+    from privbook.disguise import train_classifier
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.rand(8, 1, 16, 16, generator=g), torch.arange(8) % 2
+    kw = dict(epochs=1, batch_size=4, num_classes=2, width=4, seed=0)
+    flat = lambda m: torch.cat([p.detach().flatten() for p in m.parameters()])
+    assert not torch.equal(flat(train_classifier(x, y, lr=1e-2, **kw)), flat(train_classifier(x, y, lr=1e-4, **kw)))
+
+
+def test_disguise_names_the_iv_modes_and_takes_two_classes():
+    with pytest.raises(ValueError, match=r"^iv: expected one of \['fixed', 'random'\], got 'cbc'"): Disguise('aes-cbc', 4, iv='cbc', seed=0)
+    d = Disguise('aes-ecb', 4, seed=0, num_classes=2)                          # two classes: the smallest label map
+    assert d.num_classes == 2 and sorted(d.key.labels.tolist()) == [0, 1]
+    with pytest.raises(ValueError, match='^num_classes: expected an int >= 2, got 1'): Disguise('aes-ecb', 4, seed=0, num_classes=1)

@@ -232,3 +232,63 @@ def test_augment_faces_shifts_with_repeated_edges():
     cand = {(dy, dx): pad[:, :, dy:dy + 8, dx:dx + 8] for dy in range(5) for dx in range(5)}
     found = [{s for s, c in cand.items() if ((c - o).abs().amax((1, 2, 3)) < 1e-6).any()} for o in out]
     assert all(found) and any((2, 2) not in s for s in found)                # each one is such a shift, not all of them unshifted
+
+
+def test_attack_success_names_its_bad_arguments():
+    f = _toy_faces()
+    with pytest.raises(ValueError, match="^extractors: protocol 'gallery' needs one pretrained extractor per repeat"):
+        ho.attack_success(f, {0: f.train_x[f.train_y == 0]}, protocol='gallery')
+    with pytest.raises(ValueError, match=r'^replaced: identity 0 expects images of shape \(3, 1, 4, 4\), got \(2, 1, 4, 4\)'):
+        ho.attack_success(f, {0: f.train_x[:2]}, protocol='pixel')
+
+
+def test_cloak_first_adam_step_is_the_default_lr():
+    "Adam's first step moves the tanh parameter by about lr = 0.05 (the default): each pixel by about rho_pixel x tanh(0.05)."
+    torch.manual_seed(0)
+    m = ho.MaskNet(1, 1, 8, 2)
+    x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.6 + 0.2
+    moved = (ho.cloak(m, x, steps=1, rho=0.5, rho_pixel=0.1) - x).abs().amax((1, 2, 3)) / 0.1   # a loose budget: the step is kept
+    assert ((moved > 0.04) & (moved < 0.06)).all()
+
+
+def test_cloak_with_a_bank_in_several_batches():
+    "`batch_size` only bounds memory: a bank cloaks each image with its own network whatever the batches."
+    torch.manual_seed(0)
+    bank = ho.MaskNets.stack([ho.MaskNet(1, 1, 8, 2) for _ in range(2)])
+    x = torch.rand(4, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.6 + 0.2
+    a = torch.tensor([0, 1, 1, 0])
+    torch.testing.assert_close(ho.cloak(bank, x, assign=a, steps=3, batch_size=2), ho.cloak(bank, x, assign=a, steps=3, batch_size=4))
+
+
+def test_mc_dropout_refuses_a_rate_of_one():
+    m = ho.MaskNet(1, 1, 8, 2, dropout=0.5)
+    with pytest.raises(ValueError, match=r'^p: expected a dropout rate in \(0, 1\), got 1'): ho.mc_dropout(m, 2, seed=0, p=1)
+
+
+def test_mc_dropout_drops_a_unit_with_probability_exactly_p():
+    "The uniform draws are multiples of 2^-24; a unit is dropped iff its draw is < p (probability exactly p). Mask seed 76651 draws exactly 0.375 for one unit."
+    torch.manual_seed(0)
+    m = ho.MaskNet(1, 1, 8, 2, dropout=0.5)
+    kept = lambda p: torch.cat([ho.mc_dropout(m, 1, seed=76651, p=p).params[k][0].abs().sum(d) > 0 for k, d in (('conv2.weight', (0, 2, 3)), ('fc.weight', 0))])
+    eps = 2.**-25                                                            # half the spacing of the draws
+    assert torch.equal(kept(0.375), kept(0.375 - eps))                       # the same draws are < p
+    assert not torch.equal(kept(0.375), kept(0.375 + eps))                   # the draw equal to p: kept at p, dropped just above
+
+
+def test_train_invnet_refuses_zero_steps():
+    x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match='^steps: expected an int >= 1, got 0'): ho.train_invnet(x, x, steps=0, width=2)
+
+
+def test_mix_inversion_ssim_is_of_the_users_own_images():
+    "`.attrs['ssim']`: SSIM of each user's restored images to that user's original training images."
+    f = _toy_faces(side=8)
+    torch.manual_seed(0)
+    bank = ho.MaskNets.stack([ho.MaskNet(1, 1, 8, 2) for _ in range(2)])
+    ck, ik = dict(steps=2), dict(steps=1, width=2, batch_size=3)
+    M = ho.mix_inversion(bank, f, cloak_kw=ck, inv_kw=ik, rec_kw=dict(protocol='pixel'), seed=4)
+    cloaked = ho.cloak_users(bank, f, **ck)
+    for j in range(2):
+        inv = ho.train_invnet(*ho.attacker_pairs(bank[[j]], f.public_x, **ck), seed=4 + j, **ik)
+        want = [metrics.ssim(ho.restore(inv, cloaked[u]), f.train_x[f.train_y == u]).mean().item() for u in (0, 1)]
+        assert M.attrs['ssim'][j].tolist() == pytest.approx(want, abs=1e-5)
