@@ -144,3 +144,77 @@ def test_apgd_runs_the_steps_given_once(name):
     adv = fakegrad.make_attack(name, m, eps=1e-6, steps=3)(x, lab)   # a budget too small to change any prediction
     assert m.calls == 1 + 1 + 3
     with torch.no_grad(): assert torch.equal(m(adv).argmax(1), lab)     # nothing fooled: a restart would have run again
+
+
+# ---------------------------------------------------------------------------------------------- sample SEED=2's survivors
+def test_protect_refuses_outputs_within_a_factor_1e6_of_the_largest_float_only():
+    "The headroom check: a probe output just below finfo.max / 1e6 is accepted, one just above it is refused (by `scale`)."
+    top = torch.finfo(torch.float32).max / 1e6
+    x = torch.zeros(1, 1, 4, 4)                                          # a zero input: every output is its bias
+    for v, ok in ((top * (1 - 5e-7), True), (top * (1 + 5e-7), False)):
+        m = linear_model()
+        with torch.no_grad(): m[1].bias[0] = v                           # b_F = b_o (the paper): the fake output is v too
+        assert (m[1].bias[0].item() < top) == ok                         # still on its side of the bound in float32
+        if ok:
+            pm, key = fakegrad.protect(m, seed=0, example=x)
+            with torch.no_grad(): assert pm(x).abs().max().item() == m[1].bias[0].item()
+        else:
+            with pytest.raises(ValueError, match='^scale: .*within a factor 1e6'): fakegrad.protect(m, seed=0, example=x)
+
+
+@pytest.mark.parametrize('dtype', [torch.float16, torch.float32])
+def test_fake_weights_may_reach_the_largest_float(dtype):
+    "W_F = (max W_o - |W_o|) * S_a * sign(W_o) equal to finfo.max is representable: returned, not refused as an overflow."
+    top = torch.finfo(dtype).max
+    W_F = fakegrad.fake_weights(torch.tensor([[0.0, -1.0]], dtype=dtype), top)   # max W_o = 0: W_F = [0, S_a]
+    assert W_F.dtype == dtype and torch.equal(W_F, torch.tensor([[0.0, top]], dtype=dtype))
+    with pytest.raises(ValueError, match='^scale: .*overflow'): fakegrad.fake_weights(torch.tensor([[0.0, -1.0]], dtype=dtype), 2 * top)
+
+
+def test_load_key_names_a_missing_or_malformed_nonce(tmp_path):
+    import json
+    p = fakegrad.save_key(fakegrad.Key.generate(4, seed=0), tmp_path/'k.json')
+    for nonce in (None, 'ab' * 8, 12):
+        doc = json.loads(p.read_text())
+        if nonce is None: doc.pop('nonce')
+        else: doc['nonce'] = nonce
+        q = tmp_path/f'bad-{nonce}.json'
+        q.write_text(json.dumps(doc)); q.chmod(0o600)
+        with pytest.raises(ValueError, match=r'^path: .* \(missing or malformed nonce: expected 32 hex digits\)$'): fakegrad.load_key(q)
+
+
+def test_protect_refuses_a_scale_of_at_most_one_before_running_the_model():
+    "S_a > 1 (Algorithm 1) is checked first: the model is not traced, and a missing example is not what is reported."
+    m = Counting(linear_model())
+    for S_a in (1.0, 0.5):
+        with pytest.raises(ValueError, match='^scale: expected a finite number > 1'): fakegrad.protect(m, S_a, example=torch.rand(2, 1, 4, 4))
+        with pytest.raises(ValueError, match='^scale: expected a finite number > 1'): fakegrad.protect(linear_model(), S_a)  # no example, no input_shape
+    assert m.calls == 0
+
+
+def test_decrypted_state_dict_does_not_hold_the_key():
+    "The key is secret: saving the user's view (`Decrypted`) writes the protected model's weights only, never the permutation."
+    m, x = linear_model(), torch.rand(3, 1, 4, 4)
+    pm, key = fakegrad.protect(m, seed=0, example=x)
+    user = fakegrad.Decrypted(pm, key)
+    assert set(user.state_dict()) == {f'protected.{k}' for k in pm.state_dict()}
+    with torch.no_grad(): assert (user(x) - m(x)).abs().max() <= 1e-6
+
+
+def test_key_generate_with_a_seed_is_reproducible():
+    "seed: an int gives a reproducible key: the same permutation, nonce and so the same key_id."
+    a, b = fakegrad.Key.generate(6, seed=3), fakegrad.Key.generate(6, seed=3)
+    assert a == b and a.key_id == b.key_id
+    assert fakegrad.Key.generate(6).key_id != fakegrad.Key.generate(6).key_id
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA: on a CPU every index is on the images\' device anyway')
+def test_deepfool_on_the_gpu():
+    "DeepFool runs on CUDA images and a CUDA model: images that cross the boundary drop out of the batch and stay fooled."
+    m = linear_model().cuda()
+    x = (0.4 + 0.2 * torch.rand(8, 1, 4, 4, generator=torch.Generator().manual_seed(0))).cuda()
+    with torch.no_grad(): lab = m(x).argmax(1)
+    atk = fakegrad.DeepFool(m, steps=3, clip=False)
+    adv = atk(x, lab)
+    assert adv.device.type == 'cuda' and (atk.n_steps == 1).all()
+    with torch.no_grad(): assert (m(adv).argmax(1) != lab).all()

@@ -191,3 +191,24 @@ def test_verdict_about_an_interval_that_touches_the_band_is_inconclusive():
     assert metrics.verdict(Interval(0.875, 0.75, 1., 10), '~', 0.5, 0.25) == 'inconclusive'      # lo = than + tol
     assert metrics.verdict(Interval(0.125, 0., 0.24, 10), '~', 0.5, 0.25) == 'not reproduced'
     assert metrics.verdict(Interval(0.875, 0.76, 1., 10), '~', 0.5, 0.25) == 'not reproduced'
+
+
+# ---------------------------------------------------------------------------------------------- sample SEED=2's survivors
+def test_claim_line_compares_with_than_and_its_band():
+    "The verdict in the line is `verdict(ci, claim, than, tol)`: here above 0 but not clearly above 0.6, and within 0.5 +- 0.3."
+    assert metrics.claim_line('above 0.6', CI, '>', 0.6) == f'above 0.6: ours {CI} (n=10) -> INCONCLUSIVE'
+    assert metrics.claim_line('about half', CI, '~', 0.5, 0.3, paper=0.55) == f'about half: ours {CI} (n=10; paper 0.55) -> REPRODUCED'
+
+
+def test_untestable_prints_the_claim_and_its_reason(rec, capsys):
+    assert metrics.untestable(rec, 'seeds differ', 'one seed only') == 'untestable'
+    assert capsys.readouterr().out == 'seeds differ: UNTESTABLE (one seed only)\n'
+
+
+def test_recorded_claims_print_the_papers_number_again(rec, tmp_path, capsys):
+    "`recorded_claims(show=True)` prints each claim's `claim_line` as `claim` printed it, the paper's number included."
+    metrics.claim(rec, 'about 5%', Interval(0.05, 0.01, 0.09, 10), '~', 0.05, 0.1, paper=0.06)
+    printed = capsys.readouterr().out
+    assert '; paper 0.06' in printed
+    c = metrics.recorded_claims(read_results(tmp_path), show=True)
+    assert capsys.readouterr().out == printed and c.verdict_recomputed.tolist() == ['reproduced']
