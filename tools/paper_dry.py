@@ -3,7 +3,8 @@
 A paper-scale run needs the papers' datasets, ImageNet-pretrained weights and a GPU. This run has none of them and
 still takes the paper's code path: the same loaders (ImageFolder roots, MNIST / QMNIST idx files), the same model
 builders with `pretrained=True`, the same attacks. Only the counts shrink (`PRIVBOOK_PAPER_DRY=1`: see
-`privbook.core.get_scale` and `DRY_SIZES`). What it makes, in a work folder (default `build/paper-dry`, reused between runs):
+`privbook.core.get_scale` and `DRY_SIZES`), and where several architectures or preprocessings share one code path,
+fewer of them run (`PARAMS` says which). What it makes, in a work folder (default `build/paper-dry`, reused between runs):
 
 - `data/`: ImageFolders at the papers' resolutions for ImageNet, CelebA-HQ, AffectNet, FaceScrub and CelebA (a few
   classes x a few JPEGs of class-coloured shapes), and MNIST / Fashion-MNIST / QMNIST idx files built from the 5,000
@@ -41,17 +42,21 @@ PARAMS = {
     '24_hyperobf_sensitivity': dict(dataset='imagefolder:DATA/facescrub'),
     '25_hyperobf_strong': dict(dataset='imagefolder:DATA/facescrub'),
     # 11: CelebA-HQ (a zoo fine-tuned from ImageNet weights on a streamed ImageFolder); AffectNet takes the same path, and
-    # ImageNet's (the pretrained models as they are) runs in 12, 13 and 14
-    '11_fmd_transfer': dict(datasets="['celebahq']", robust_datasets="['celebahq']"),
-    '41_fakegrad_table1': dict(imagenet_root='DATA/imagenet', deepfool_steps=3, compare_steps=1, n_attack=2, pgd_steps=2,
-                               square_queries=4, time_repeats=1, time_calls=1, l2_eps='[0.25]'),
+    # ImageNet's (the pretrained models as they are) runs in 12, 13 and 14. Every preprocessing goes through the same
+    # `fmd.preprocessed_scores` (each kind is tested in tests/), so one kind
+    '11_fmd_transfer': dict(datasets="['celebahq']", robust_datasets="['celebahq']", n_eval=4, preprocessing="['jpeg75']"),
+    # 41: ResNet34 and VGG19 take ResNet18's and VGG11's path (the same last layer, `fakegrad.protect`'s); DeepFool
+    # with 2 candidate classes, not 10; one ablation row (the other fake bias)
+    '41_fakegrad_table1': dict(imagenet_root='DATA/imagenet', archs="['resnet18', 'densenet121', 'vgg11', 'mobilenet_v2', 'googlenet']",
+                               deepfool_steps=3, candidates=2, compare_steps=1, n_attack=2, pgd_steps=2, square_queries=4,
+                               time_repeats=1, time_calls=1, l2_eps='[0.25]', S_a_ablation=[]),
     '42_fakegrad_scaling': dict(deepfool_steps=3),
     '43_fakegrad_adaptive': dict(deepfool_steps=3),
     '51_midefense_table1': dict(facescrub_root='DATA/facescrub', celeba_root='DATA/celeba'),
     '52_midefense_adaptive': dict(facescrub_root='DATA/facescrub', celeba_root='DATA/celeba'),
     '53_midefense_frontier': dict(facescrub_root='DATA/facescrub', celeba_root='DATA/celeba'),
 }
-LONG = ('11_fmd_transfer', '41_fakegrad_table1')  # the longest (six or seven 224-pixel models): started first
+LONG = ('11_fmd_transfer', '41_fakegrad_table1')  # the longest (five or six 224-pixel models): started first
 DETECTORS = ('fasterrcnn_resnet50_fpn', 'retinanet_resnet50_fpn', 'ssdlite320_mobilenet_v3_large')
 
 
