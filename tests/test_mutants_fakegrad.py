@@ -233,8 +233,8 @@ def test_sign_noise_moves_every_pixel_by_eps_within_the_image_range():
     d = (adv[2:] - 0.5).flatten()
     assert torch.allclose(d.abs(), torch.full_like(d, 0.3), atol=1e-6)   # x +- eps inside [0, 1]
     assert 0.3 < (d > 0).float().mean() < 0.7                         # both signs (32 pixels)
-    assert set(adv[0].flatten().tolist()) <= {0.0, pytest.approx(0.4)} and (adv[0] == 0).any()   # clipped at 0
-    assert set(adv[1].flatten().tolist()) <= {1.0, pytest.approx(0.6)} and (adv[1] == 1).any()   # clipped at 1
+    assert ((adv[0] == 0) | ((adv[0] - 0.4).abs() < 1e-6)).all() and (adv[0] == 0).any()   # clipped at 0
+    assert ((adv[1] == 1) | ((adv[1] - 0.6).abs() < 1e-6)).all() and (adv[1] == 1).any()   # clipped at 1
     assert torch.allclose((fakegrad.SignNoise(m, eps=0.05)(x[2:], None) - 0.5).abs(), torch.full((2, 1, 4, 4), 0.05), atol=1e-6)
 
 
