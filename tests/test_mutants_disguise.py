@@ -187,3 +187,173 @@ def test_disguise_names_the_iv_modes_and_takes_two_classes():
     d = Disguise('aes-ecb', 4, seed=0, num_classes=2)                          # two classes: the smallest label map
     assert d.num_classes == 2 and sorted(d.key.labels.tolist()) == [0, 1]
     with pytest.raises(ValueError, match='^num_classes: expected an int >= 2, got 1'): Disguise('aes-ecb', 4, seed=0, num_classes=1)
+
+
+# --- covB: public functions the notebooks call and no test did ---
+
+def _toy_classes(n, seed, classes=3, side=16):
+    "Classes as bright squares at different places, on a little noise (uint8)."
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % classes
+    x = (torch.rand(n, 1, side, side, generator=g) * 40).to(torch.uint8)
+    for i, c in enumerate(y.tolist()): x[i, 0, 4*c:4*c + 4, 4*c:4*c + 4] = 230
+    return x, y
+
+
+def test_disguised_correct_scores_the_cloud_model_in_the_original_labels():
+    from privbook import models
+    from privbook.disguise import disguised_correct, disguised_accuracy, train_classifier, to_float
+    (xtr, ytr), (xte, yte) = _toy_classes(12, 0), _toy_classes(6, 1)
+    d = Disguise('rmt-orth', 8, seed=0, num_classes=3)
+    assert not np.array_equal(d.key.labels, np.arange(3))                   # a real relabeling
+    kw = dict(epochs=1, lr=1e-2, batch_size=4, seed=3, width=4)
+    c = disguised_correct(d, xtr, ytr, xte, yte, **kw)
+    m = train_classifier(d.transform(xtr), d.relabel_labels(ytr), num_classes=3, **kw)
+    pred = d.restore_labels(models.predict(m, to_float(d.transform(xte))).argmax(1))
+    assert c.dtype == np.float64 and c.shape == (6,) and c.tolist() == (pred == yte).float().tolist()
+    assert disguised_accuracy(d, xtr, ytr, xte, yte, **kw) == pytest.approx(c.mean())
+    assert disguised_accuracy(d, xtr, ytr, xte, yte, **dict(kw, seed=4)) == pytest.approx(disguised_correct(d, xtr, ytr, xte, yte, **dict(kw, seed=4)).mean())
+
+
+def test_disguised_correct_defaults_are_train_classifiers():
+    "Defaults: 3 epochs, lr 3e-3, batches of 64, seed 0, width 16 (as `train_classifier`)."
+    from privbook.disguise import disguised_correct, disguised_accuracy
+    (xtr, ytr), (xte, yte) = _toy_classes(9, 0), _toy_classes(6, 1)
+    d = Disguise('rmt-orth', 8, seed=1, num_classes=3)
+    c = disguised_correct(d, xtr, ytr, xte, yte)
+    want = disguised_correct(d, xtr, ytr, xte, yte, epochs=3, lr=3e-3, batch_size=64, seed=0, width=16)
+    assert c.tolist() == want.tolist() and disguised_accuracy(d, xtr, ytr, xte, yte) == pytest.approx(want.mean())
+
+
+def test_direct_reidentification_examines_the_disguised_images():
+    from privbook.disguise import direct_reidentification, examiner_success_rate
+    x, y = _toy_classes(6, 0)
+    examiner = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(256, 3)).eval()
+    with torch.no_grad():                                                   # class c: the mean brightness of its square
+        examiner[1].bias.zero_()
+        for c in range(3): w = torch.zeros(16, 16); w[4*c:4*c + 4, 4*c:4*c + 4] = 1 / 16; examiner[1].weight[c] = w.flatten()
+    d = Disguise('aes-ecb', 4, seed=0, num_classes=3)
+    assert examiner_success_rate(examiner, x, x, y) == pytest.approx(100.)
+    r = direct_reidentification(examiner, d, x, y)
+    assert r == pytest.approx(examiner_success_rate(examiner, d.transform(x), x, y)) and r < 90
+
+
+def test_inversion_net_is_a_two_layer_mlp_into_the_unit_range():
+    from privbook.disguise import inversion_net
+    net = inversion_net((2, 4, 6), hidden=7)
+    lin = [l for l in net if isinstance(l, torch.nn.Linear)]
+    assert [(l.in_features, l.out_features) for l in lin] == [(48, 7), (7, 48)]
+    x = torch.rand(3, 2, 4, 6, generator=torch.Generator().manual_seed(0))
+    out = net(x)
+    assert out.shape == (3, 2, 4, 6) and (out > 0).all() and (out < 1).all() and out.std() > 0
+    logit = lambda v: torch.logit(net(v).double())                         # a hidden nonlinearity: not an affine map before the sigmoid
+    with torch.no_grad(): assert not torch.allclose(logit(x[:1]) + logit(x[1:2]), 2 * logit((x[:1] + x[1:2]) / 2), atol=1e-4)
+    assert [l.out_features for l in inversion_net((1, 4, 4)) if isinstance(l, torch.nn.Linear)] == [1024, 16]   # default width 1024
+
+
+def _palette_images(n, seed, H=4, W=16, r=2, s=8):
+    "uint8 images whose r x s blocks come from 3 fixed patterns (pattern 0 in most places), so ECB units repeat across images."
+    g = np.random.default_rng(seed)
+    pats = g.integers(0, 256, (3, r, s), dtype=np.uint8)
+    x = np.empty((n, 1, H, W), np.uint8)
+    for i in range(n):
+        for bi in range(H // r):
+            for bj in range(W // s): x[i, 0, bi*r:(bi+1)*r, bj*s:(bj+1)*s] = pats[g.choice(3, p=[0.6, 0.2, 0.2])]
+    return torch.from_numpy(x), pats
+
+
+def test_build_codebook_decodes_every_known_unit_and_estimates_the_permutation():
+    from privbook.disguise import build_codebook, codebook_attack
+    x, pats = _palette_images(40, 0)
+    d = Disguise('aes-ecb', (2, 8), seed=0)
+    y = d.transform(x)
+    assert not np.array_equal(d.key.perm, np.arange(4))
+    cb = build_codebook(x, y, (2, 8))
+    assert cb.block == (2, 8) and cb.unit == 16 and cb.shape == (1, 4, 16) and cb.L == 16
+    assert np.array_equal(cb.perm, d.key.perm) and cb.mode.shape == (4, 1, 16)
+    assert np.array_equal(cb.mode, np.broadcast_to(pats[0].reshape(1, 1, 16), (4, 1, 16)))   # pattern 0 is the most common everywhere
+    xr, hit = codebook_attack(None, None, y[:5], (2, 8), codebook=cb)
+    assert hit == 1.0 and torch.equal(xr, x[:5])                           # every unit of a known image is in the book
+    assert len(cb.keys) == len(np.unique(cb.keys)) and (np.diff(cb.keys.astype(np.float64)) >= 0).all()
+    cbf = build_codebook(x.float() / 255, y.float() / 255, (2, 8))        # float images: the same bytes
+    assert np.array_equal(cbf.keys, cb.keys) and np.array_equal(cbf.plain, cb.plain)
+
+
+def test_build_codebook_uses_a_given_permutation_and_smaller_units():
+    from privbook.disguise import build_codebook, codebook_attack
+    x, _ = _palette_images(30, 1)
+    d = Disguise('aes-ecb', (2, 8), unit=4, seed=1)
+    y = d.transform(x)
+    cb = build_codebook(x, y, (2, 8), unit=4, perm=d.key.perm)
+    assert cb.unit == 4 and cb.mode.shape == (4, 4, 4) and np.array_equal(cb.perm, d.key.perm)
+    xr, hit = codebook_attack(None, None, y[:3], (2, 8), unit=4, codebook=cb)
+    assert hit == 1.0 and torch.equal(xr, x[:3])
+    wrong = build_codebook(x, y, (2, 8), unit=4, perm=np.arange(4))
+    assert np.array_equal(wrong.perm, np.arange(4)) and not torch.equal(codebook_attack(None, None, y[:3], (2, 8), unit=4, codebook=wrong)[0], x[:3])
+
+
+def test_build_codebook_names_its_bad_arguments():
+    from privbook.disguise import build_codebook
+    x, _ = _palette_images(4, 0)
+    with pytest.raises(ValueError, match=r'^known_y: expected the shape of known_x \(4, 1, 4, 16\), got \(3, 1, 4, 16\)'): build_codebook(x, x[:3], (2, 8))
+    with pytest.raises(TypeError, match='^known_x: expected a torch.Tensor'): build_codebook(x.tolist(), x, (2, 8))
+    with pytest.raises(TypeError, match='^known_y: expected a torch.Tensor'): build_codebook(x, x.tolist(), (2, 8))
+    with pytest.raises(ValueError, match=r'^unit: expected one of \(1, 2, 4, 8, 16\) pixels, got 3'): build_codebook(x, x, (2, 8), unit=3)
+    with pytest.raises(ValueError, match=r'^block: 3 x 8 blocks do not tile images of 4 x 16 pixels'): build_codebook(x, x, (3, 8))
+    with pytest.raises(ValueError, match=r'^block: 2 x 5 blocks do not tile images of 4 x 16 pixels'): build_codebook(x, x, (2, 5))
+
+
+def test_disguise_key_derives_its_label_map_unless_given():
+    from privbook.disguise import DisguiseKey
+    k = DisguiseKey('aes-ecb', (4, 4), 16, 0., 7, True, True, bytes(32))
+    assert sorted(k.labels.tolist()) == list(range(7)) and not np.array_equal(k.labels, np.arange(7))
+    assert np.array_equal(k.derive_labels(), k.labels) and np.array_equal(DisguiseKey('aes-ecb', (4, 4), 16, 0., 7, True, True, bytes(32)).labels, k.labels)
+    assert not np.array_equal(DisguiseKey('aes-ecb', (4, 4), 16, 0., 7, True, True, bytes(31) + b'\1').labels, k.labels)   # from the master secret
+    assert np.array_equal(DisguiseKey('aes-ecb', (4, 4), 16, 0., 7, True, False, bytes(32)).labels, np.arange(7))          # relabel=False: identity
+    given = np.array([1, 0, 2, 3, 4, 5, 6])
+    assert DisguiseKey('aes-ecb', (4, 4), 16, 0., 7, True, True, bytes(32), labels=given).labels is given
+
+
+@pytest.mark.parametrize('method', ['aes-ecb', 'aes-cbc', 'rmt-orth'])
+def test_disguise_key_bind_makes_the_material_for_a_shape(method):
+    from privbook.disguise import DisguiseKey
+    k = DisguiseKey(method, (2, 4), 16, 0., 5, True, True, bytes(range(32)))
+    assert k.bind((np.int64(1), 8, 16)) is k and k.shape == (1, 8, 16) and type(k.shape[0]) is int
+    t = (8 // 2) * (16 // 4)
+    assert k.t == t and sorted(k.perm.tolist()) == list(range(t)) and not np.array_equal(k.perm, np.arange(t))
+    d = k.derive((1, 8, 16))
+    assert set(d) == {'perm', 'aes', 'iv', 'R'} and np.array_equal(d['perm'], k.perm)
+    if method.startswith('aes'):
+        assert k.aes.dtype == np.uint8 and k.aes.shape == (t, 16) and len(np.unique(k.aes, axis=0)) == t and k.R is None
+        assert np.array_equal(d['aes'], k.aes)
+        if method == 'aes-cbc': assert k.iv.dtype == np.uint8 and k.iv.shape == (t, 16) and len(np.unique(k.iv, axis=0)) == t and not np.array_equal(k.iv, k.aes)
+        else: assert k.iv is None
+    else:
+        assert k.aes is None and k.iv is None and k.R.shape == (t, 4, 4) and np.allclose(d['R'], k.R)
+        assert np.allclose(k.R[0] @ k.R[0].T, np.eye(4), atol=1e-8) and not np.allclose(k.R[0], k.R[1])   # orthogonal, one per position
+    other = k.derive((1, 16, 8))                                                # another shape: other material
+    assert not np.array_equal(other['perm'], k.perm)
+    if method.startswith('aes'): assert not np.array_equal(other['aes'], k.aes)
+    else: assert not np.allclose(other['R'], k.R)
+    unperm = DisguiseKey(method, (2, 4), 16, 0., 5, False, True, bytes(range(32))).bind((1, 8, 16))
+    assert np.array_equal(unperm.perm, np.arange(t))
+
+
+def test_disguise_key_material_is_stable_for_a_seed():
+    "Key files store the material and `load_key` re-derives it from the master secret: the derivation of a seed's key must not drift."
+    want_perm, want_labels = [12, 5, 14, 13, 11, 4, 15, 1, 8, 6, 0, 2, 3, 9, 10, 7], [3, 0, 2, 1, 4]
+    fps = {'aes-ecb': 'b88964057f5855a4ed40c825f59efc1e', 'aes-cbc': '920e99c7a89081a2e4a2ab3700f18926',
+           'rmt-orth': 'f8d208c12a2cf27a9cd566d1555b9dd7', 'rmt-proj': '952efce61a48247e79f535fb401c8143'}
+    for method, fp in fps.items():
+        k = Disguise(method, (2, 8), seed=0, num_classes=5, shape=(1, 8, 32)).key
+        assert k.perm.tolist() == want_perm and k.labels.tolist() == want_labels and k.fingerprint == fp
+        if method.startswith('aes'):
+            assert k.aes[0].tolist() == [180, 160, 99, 32, 129, 91, 203, 148, 252, 254, 255, 174, 178, 30, 173, 73]
+            assert k.aes[-1].tolist() == [151, 165, 32, 176, 242, 131, 11, 39, 252, 53, 241, 47, 133, 60, 88, 14]
+        if method == 'aes-cbc': assert k.iv[0].tolist() == [136, 253, 121, 71, 235, 147, 95, 61, 96, 200, 163, 209, 224, 46, 21, 255]
+        if method == 'rmt-orth':
+            assert k.R.shape == (16, 8, 8) and np.allclose(k.R[0, 0], [0.200982, -0.87208, 0.007805, -0.092748, -0.014019, 0.287264, 0.265893, -0.192362], atol=1e-6)
+        if method == 'rmt-proj':
+            assert np.allclose(k.R[-1, -1], [-0.013835, 0.043225, -0.013297, 0.335979, 0.554731, 0.165183, 0.300821, 0.463809], atol=1e-6)
+    k = Disguise('aes-ecb', (2, 8), seed=0, num_classes=5).key
+    assert k.derive((1, 16, 16))['perm'].tolist() == [5, 14, 3, 9, 4, 11, 10, 12, 13, 7, 6, 15, 2, 1, 0, 8]

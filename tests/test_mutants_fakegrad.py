@@ -218,3 +218,54 @@ def test_deepfool_on_the_gpu():
     adv = atk(x, lab)
     assert adv.device.type == 'cuda' and (atk.n_steps == 1).all()
     with torch.no_grad(): assert (m(adv).argmax(1) != lab).all()
+
+
+# ---------------------------------------------------------------------------------------------- public functions no test called (covA)
+def test_sign_noise_moves_every_pixel_by_eps_within_the_image_range():
+    torch.manual_seed(0)
+    m = linear_model()
+    atk = fakegrad.SignNoise(m)
+    assert atk.eps == 0.3 and repr(atk).startswith('SignNoise(')
+    x = torch.full((4, 1, 4, 4), 0.5); x[0] = 0.1; x[1] = 0.9
+    x0 = x.clone()
+    adv = atk(x, torch.zeros(4, dtype=torch.long))                    # torchattacks' public call
+    assert adv.shape == x.shape and torch.equal(x, x0)
+    d = (adv[2:] - 0.5).flatten()
+    assert torch.allclose(d.abs(), torch.full_like(d, 0.3), atol=1e-6)   # x +- eps inside [0, 1]
+    assert 0.3 < (d > 0).float().mean() < 0.7                         # both signs (32 pixels)
+    assert ((adv[0] == 0) | ((adv[0] - 0.4).abs() < 1e-6)).all() and (adv[0] == 0).any()   # clipped at 0
+    assert ((adv[1] == 1) | ((adv[1] - 0.6).abs() < 1e-6)).all() and (adv[1] == 1).any()   # clipped at 1
+    assert torch.allclose((fakegrad.SignNoise(m, eps=0.05)(x[2:], None) - 0.5).abs(), torch.full((2, 1, 4, 4), 0.05), atol=1e-6)
+
+
+def test_check_key_accepts_the_right_key_and_names_the_argument():
+    x = torch.rand(2, 1, 4, 4)
+    pm, key = fakegrad.protect(linear_model(), seed=0, example=x)
+    assert fakegrad.check_key(key) is key and fakegrad.check_key(key, pm) is key
+    with pytest.raises(TypeError, match=r'^key: expected a fakegrad.Key, got str'): fakegrad.check_key('secret')
+    with pytest.raises(TypeError, match=r'^k: expected a fakegrad.Key, got NoneType'): fakegrad.check_key(None, name='k')
+
+
+def test_check_key_refuses_a_key_of_another_model():
+    x = torch.rand(2, 1, 4, 4)
+    pm, key = fakegrad.protect(linear_model(0), seed=0, example=x)
+    pm2, key2 = fakegrad.protect(linear_model(0), seed=1, example=x)
+    with pytest.raises(ValueError, match=r'^key: is not the key this model was protected with'): fakegrad.check_key(key2, pm)
+    with pytest.raises(ValueError, match=r"^key: is a key for 8 outputs but layer '1' has 4"): fakegrad.check_key(key, linear_model(0))
+    with pytest.raises(ValueError, match=r"^key: was made for a layer '1' that this model does not have"): fakegrad.check_key(key, nn.Sequential(nn.Flatten()))
+    with pytest.raises(ValueError, match=r"^key: was made for a layer '1'"): fakegrad.check_key(key, nn.Sequential(nn.Flatten(), nn.Conv2d(1, 8, 1)))
+    del pm._buffers['fakegrad_key_id']                                # no stored key id: the layer's fingerprint decides
+    assert fakegrad.check_key(key, pm) is key
+    pm3, _ = fakegrad.protect(linear_model(1), key=key2, example=x)
+    del pm3._buffers['fakegrad_key_id']
+    with pytest.raises(ValueError, match=r"^key: belongs to another model \(its fingerprint does not match layer '1'"): fakegrad.check_key(key, pm3)
+
+
+def test_fake_output_mask_flags_argmaxes_at_fake_positions():
+    key = fakegrad.Key.generate(6, seed=0)
+    fake = set(fakegrad.fake_indices(key).tolist())
+    out = torch.eye(6)[[0, 1, 2, 3, 4, 5, 5]] * 3 - 1                 # 7 inputs: argmax at every position (and 5 twice)
+    m = fakegrad.fake_output_mask(out, key)
+    assert m.dtype == torch.bool and m.tolist() == [i in fake for i in (0, 1, 2, 3, 4, 5, 5)] and 0 < m.sum() < 7
+    assert fakegrad.fake_output_mask(out[2], key).tolist() == [2 in fake]   # one vector of 2K
+    with pytest.raises(ValueError): fakegrad.fake_output_mask(torch.zeros(3, 4), key)

@@ -324,3 +324,60 @@ def test_pgd_leaves_the_callers_cuda_rng_alone(xy):
     before = torch.cuda.get_rng_state()
     fmd.pgd(m, x, y, 8/255, 2/255, 2, seed=0)
     assert torch.equal(torch.cuda.get_rng_state(), before)
+
+
+# ---------------------------------------------------------------------------------------------- public functions no test called (covA)
+def test_image_scores_reads_the_methods_correctness():
+    import pandas as pd
+    c = np.zeros((2, 2, 3), bool); c[0, 0] = [1, 1, 0]; c[1, 1] = [1, 0, 0]; c[0, 1] = [1, 0, 0]
+    df = pd.DataFrame({'a': [1]}); df.attrs['correct'] = {'fmd': c, 'shuffle': np.ones((2, 2, 3), bool)}
+    s = fmd.image_scores(df)                                          # default: FMD's own scores
+    assert s.protected.tolist() == [100., 50., 0.] and s.unauthorized.tolist() == [50., 0., 0.]
+    assert fmd.image_scores(df, 'shuffle').protected.tolist() == [100.] * 3
+    with pytest.raises(ValueError, match=r"^method: expected one of \['fmd', 'shuffle'\], got 'noise'"): fmd.image_scores(df, 'noise')
+    with pytest.raises(ValueError, match=r"^method: expected one of \[\], got 'fmd'"): fmd.image_scores(pd.DataFrame({'a': [1]}))
+
+
+class _Lookup(nn.Module):
+    "A classifier that answers `pred[i]` for image i (image i holds i / 100 everywhere)."
+    def __init__(self, pred): super().__init__(); self.pred, self.w = torch.tensor(pred), nn.Parameter(torch.zeros(()))
+    def forward(self, x): return nn.functional.one_hot(self.pred[(x[:, 0, 0, 0] * 100).round().long()], 10).float() + 0 * self.w
+
+
+def _pool(n=10):
+    x = (torch.arange(n) / 100.).view(n, 1, 1, 1).expand(n, 1, 4, 4).clone()
+    y = torch.arange(n) % 10
+    wrong = lambda bad: [(v + 1) % 10 if i in bad else v for i, v in enumerate(y.tolist())]
+    return x, y, {'a': _Lookup(wrong({1, 4})), 'b': _Lookup(wrong({4, 7}))}   # 1, 4, 7 wrong for some model: 7 of 10 correct
+
+
+def _ids(x): return (x[:, 0, 0, 0] * 100).round().long().tolist()
+
+
+def test_eval_set_takes_disjoint_sorted_images_all_models_get_right():
+    x, y, zoo = _pool()
+    xe, ye, xs, ys, note = fmd.eval_set(zoo, x, y, 4, n_select=3)
+    e, s = _ids(xe), _ids(xs)
+    assert len(e) == 4 and len(s) == 3 and not set(e) & set(s) and set(e) | set(s) == {0, 2, 3, 5, 6, 8, 9}
+    assert e == sorted(e) and s == sorted(s) and torch.equal(ye, y[e]) and torch.equal(ys, y[s])
+    assert note == '7 of 10 test images are classified correctly by all 2 models'
+    xe0, _, xs0, _, _ = fmd.eval_set(zoo, x, y, 4)                    # defaults: no selection images, seed 0
+    assert len(xs0) == 0 and torch.equal(xe0, fmd.eval_set(zoo, x, y, 4, seed=0)[0])
+    picks = {tuple(_ids(fmd.eval_set(zoo, x, y, 3, seed=s)[0])) for s in range(6)}
+    assert len(picks) > 1 and picks == {tuple(_ids(fmd.eval_set(zoo, x, y, 3, seed=s)[0])) for s in range(6)}   # seeded, reproducible
+
+
+def test_eval_set_strict_needs_enough_correct_images():
+    x, y, zoo = _pool()
+    assert len(fmd.eval_set(zoo, x, y, 5, n_select=2)[0]) == 5        # exactly the 7 correct ones: enough
+    with pytest.raises(ValueError, match=r'^n_eval: only 7 images are correct by all models, asked 5 \+ 3'): fmd.eval_set(zoo, x, y, 5, n_select=3)
+    with pytest.raises(ValueError, match=r'^n_eval: only 7 images'): fmd.eval_set(zoo, x, y, 8)
+    xe, _, xs, _, note = fmd.eval_set(zoo, x, y, 6, n_select=4, strict=False)   # fall back: every image once
+    assert sorted(_ids(xe) + _ids(xs)) == list(range(10))
+    assert note.startswith('7 of 10 test images') and '; too few for 6+4: falling back' in note
+
+
+def test_dataset_name_maps_paper_datasets_to_image_folders(tmp_path):
+    assert fmd.dataset_name('mnist5k') == 'mnist5k' and fmd.dataset_name('olivetti', tmp_path) == 'olivetti'
+    for name in ('imagenet', 'celebahq', 'affectnet'):
+        assert fmd.dataset_name(name, tmp_path) == f'imagefolder:{tmp_path.resolve() / name}'

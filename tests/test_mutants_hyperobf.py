@@ -282,3 +282,151 @@ def test_mix_inversion_ssim_is_of_the_users_own_images():
         inv = ho.train_invnet(*ho.attacker_pairs(bank[[j]], f.public_x, **ck), seed=4 + j, **ik)
         want = [metrics.ssim(ho.restore(inv, cloaked[u]), f.train_x[f.train_y == u]).mean().item() for u in (0, 1)]
         assert M.attrs['ssim'][j].tolist() == pytest.approx(want, abs=1e-5)
+
+
+# --- covB: public functions the notebooks call and no test did ---
+
+def test_unit_outcomes_averages_each_probe_over_its_cells():
+    rows = pd.DataFrame(dict(user=[0, 0, 1], repeat=[0, 1, 0], hits=[(1, 0, 1), (1, 1, 0), (0, 0, 1)]), index=[7, 3, 5])
+    u = ho.unit_outcomes(rows)
+    assert u.index.names == ['user', 'probe'] and u.dtype == float
+    assert u.to_dict() == {(0, 0): 1., (0, 1): .5, (0, 2): .5, (1, 0): 0., (1, 1): 0., (1, 2): 1.}
+    per_cell = ho.unit_outcomes(rows, ['repeat', 'user'])                  # one cell per unit: still 0/1
+    assert per_cell.index.names == ['repeat', 'user', 'probe'] and per_cell.loc[(1, 0)].tolist() == [1., 1., 0.]
+    with pytest.raises(ValueError, match=r"^tab: expected per-probe outcomes \(a 'hits' column"): ho.unit_outcomes(rows.drop(columns='hits'))
+
+
+def test_off_diagonal_keeps_the_cells_of_different_masknets():
+    M = pd.DataFrame([[1, 2, 3], [4, 5, 6], [7, 8, 9]])
+    out = ho.off_diagonal(M)
+    assert out.dtype == float and out.tolist() == [2., 3., 4., 6., 7., 8.]
+    assert ho.off_diagonal([[0.5]]).size == 0
+
+
+@pytest.mark.parametrize('structure', [1, 2, 3])
+def test_masknet_shapes_are_those_of_a_masknet(structure):
+    for in_channels, pool in ((1, 2), (3, 4)):
+        m = ho.MaskNet(structure, in_channels, image_size=8, pool=pool)
+        want = {k: tuple(v.shape) for k, v in m.state_dict().items() if not k.startswith('drop')}
+        assert ho.masknet_shapes(structure, in_channels, pool) == want
+    d = {1: 256, 2: 128, 3: 256}[structure]                                 # Sec. 5.4.3: feature dimension d
+    assert ho.masknet_shapes(structure)['fc.bias'] == (d,) and ho.masknet_shapes(structure) == ho.masknet_shapes(structure, 1, 2)
+    assert ho.masknet_shapes() == ho.masknet_shapes(1)                     # default: structure 1
+    with pytest.raises(ValueError, match=r'^structure: expected one of \[1, 2, 3\]'): ho.masknet_shapes(4)
+
+
+def test_phi_of_one_network_or_one_per_image_is_the_masknets_forward():
+    torch.manual_seed(0)
+    nets = [ho.MaskNet(2, 2, image_size=6, pool=3).eval() for _ in range(3)]
+    x = torch.rand(3, 2, 6, 7, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(): want = torch.stack([n(x) for n in nets])          # network i on every image
+    shared = ho.phi(nets[1].params(), x, pool=3)
+    assert shared.shape == (3, 128)
+    torch.testing.assert_close(shared, want[1], atol=1e-5, rtol=1e-4)
+    bank = ho.MaskNets.stack(nets)
+    own = ho.phi(bank.params, x, pool=3)                                    # image n through network n
+    torch.testing.assert_close(own, want[[0, 1, 2], [0, 1, 2]], atol=1e-5, rtol=1e-4)
+    assert not torch.allclose(own[0], want[1, 0])
+    with pytest.raises(ValueError, match=r'^params: expected 1 network or one per image \(2\), got 3'): ho.phi(bank.params, x[:2], pool=3)
+
+
+def test_phi_pools_to_the_side_given():
+    torch.manual_seed(0)
+    m = ho.MaskNet(1, 1, image_size=8, pool=2).eval()
+    x = torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(): torch.testing.assert_close(ho.phi(m.params(), x), m(x), atol=1e-5, rtol=1e-4)   # default pool = 2
+    bank = ho.MaskNets.stack([m, m])
+    torch.testing.assert_close(ho.phi(bank.params, x), ho.phi(m.params(), x), atol=1e-5, rtol=1e-4)
+
+
+def test_invnet_restores_with_a_tanh_bounded_residual():
+    torch.manual_seed(0)
+    inv = ho.InvNet()                                                       # defaults: one channel, width 16
+    assert sum(p.numel() for p in inv.parameters()) == sum(p.numel() for p in ho.InvNet(1, 16).parameters())
+    x = torch.rand(2, 1, 8, 12, generator=torch.Generator().manual_seed(0)) * 0.6 + 0.2
+    out = inv(x)
+    assert out.shape == x.shape and 0 <= out.min() and out.max() <= 1 and not torch.equal(out, x)
+    three = ho.InvNet(3, 4)
+    assert three(torch.rand(1, 3, 16, 8)).shape == (1, 3, 16, 8)
+    last = three.dec[-2]                                                    # D's last layer: D(E(x)) = its bias
+    with torch.no_grad(): last.weight.zero_(); last.bias.copy_(torch.tensor([0.3, -2., 0.]))
+    x3 = torch.rand(2, 3, 8, 8, generator=torch.Generator().manual_seed(1)) * 0.4 + 0.6
+    want = (x3 + torch.tanh(torch.tensor([0.3, -2., 0.]))[:, None, None]).clamp(0, 1)   # clip(x_p + tanh(D(E(x_p))))
+    assert (want[:, 0] == 1).any() and (want[:, 1] == 0).any() and (want[:, 0] < 1).any()   # both clips at work
+    torch.testing.assert_close(three(x3), want)
+
+
+def test_invnet_width_sets_its_layers():
+    small, big = ho.InvNet(1, 2), ho.InvNet(1, 4)
+    n = lambda m: sum(p.numel() for p in m.parameters())
+    assert n(big) > n(small)
+    for m in (small, big):
+        x = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+        assert m(x).shape == x.shape
+
+
+def test_train_recognizer_names_its_bad_arguments():
+    x, y = torch.rand(4, 1, 8, 8), torch.tensor([0, 1, 2, 0])
+    with pytest.raises(ValueError, match='^epochs: expected an int >= 1, got 0'): ho.train_recognizer(x, y, 3, epochs=0)
+    with pytest.raises(TypeError, match='^epochs: expected an int'): ho.train_recognizer(x, y, 3, epochs=1.5)
+    with pytest.raises(ValueError, match='^patience: expected an int >= 1, got 0'): ho.train_recognizer(x, y, 3, patience=0)
+    with pytest.raises(TypeError, match='^patience: expected an int'): ho.train_recognizer(x, y, 3, patience=2.5)
+    with pytest.raises(TypeError, match=r'^init: expected a recognizer \(nn.Module\), got str'): ho.train_recognizer(x, y, 3, init='net')
+
+
+def _tiny_recognition():
+    g = torch.Generator().manual_seed(0)
+    return torch.rand(4, 1, 8, 8, generator=g), torch.tensor([0, 1, 2, 0])
+
+def _params(m): return {k: v.detach().clone() for k, v in m.named_parameters()}
+
+def _moved(a, b): return max((a[k] - b[k]).abs().max().item() for k in a)
+
+
+@pytest.fixture(scope='module')
+def tiny_recognizers():
+    "Recognizers of 4 tiny images after one Adam step (one batch, one epoch): with lr = 0 (the initial weights), the defaults, seed 0 and seed 1."
+    x, y = _tiny_recognition()
+    kw = dict(epochs=1, batch_size=4)
+    return dict(init=ho.train_recognizer(x, y, 3, lr=0., **kw), default=ho.train_recognizer(x, y, 3, **kw),
+                seed0=ho.train_recognizer(x, y, 3, seed=0, **kw), seed1=ho.train_recognizer(x, y, 3, seed=1, **kw))
+
+
+def test_train_recognizer_is_seeded_and_steps_with_adam_at_the_default_lr(tiny_recognizers):
+    x, y = _tiny_recognition()
+    m = tiny_recognizers['default']
+    assert not m.training and m.epochs_run == 1 and m.input_shape == (1, 8, 8)
+    with torch.no_grad(): assert m(x).shape == (4, 3)
+    p0, p = _params(tiny_recognizers['init']), _params(m)
+    assert 0.9e-3 <= _moved(p, p0) <= 1e-3 * (1 + 1e-4)                    # Adam's first step at lr = 1e-3: about lr, at most lr
+    assert all(torch.equal(p[k], v) for k, v in _params(tiny_recognizers['seed0']).items())     # the default seed is 0
+    assert _moved(_params(tiny_recognizers['seed1']), p) > 1e-2                                 # another seed: other initial weights
+
+
+def test_train_recognizer_finetunes_a_copy_of_init_with_a_new_head(tiny_recognizers):
+    x, y = _tiny_recognition()
+    base = tiny_recognizers['default']
+    before = _params(base)
+    ft = ho.train_recognizer(x, y % 2, 2, epochs=1, batch_size=4, init=base)
+    with torch.no_grad(): assert ft(x).shape == (4, 2) and base(x).shape == (4, 3)
+    assert ft.num_classes == 2 and ft.epochs_run == 1
+    assert all(torch.equal(before[k], v) for k, v in _params(base).items())  # init itself is untouched
+    body = {k: v for k, v in _params(ft).items() if k in before and v.shape == before[k].shape}
+    assert len(body) > 10 and _moved(body, {k: before[k] for k in body}) <= 1e-3 * (1 + 1e-4)   # one step from init's weights
+
+
+def test_train_recognizer_stops_after_patience_epochs_without_improvement():
+    x, y = _tiny_recognition()
+    kw = dict(epochs=5, batch_size=4, lr=0.)                               # lr = 0, one batch: the same loss every epoch
+    assert ho.train_recognizer(x, y, 3, **kw).epochs_run == 5
+    assert ho.train_recognizer(x, y, 3, patience=1, **kw).epochs_run == 2
+    assert ho.train_recognizer(x, y, 3, patience=2, **kw).epochs_run == 3
+
+
+def test_train_recognizer_one_cycle_from_ten_steps(tiny_recognizers):
+    "From 10 steps on, a one-cycle schedule (warm-up from lr / 25, then annealing): 10 steps move a weight by at most the sum of\n    their learning rates, about 4.6 lr; below 10 steps a constant lr: 9 steps move one by nearly 9 lr."
+    x, y = _tiny_recognition()
+    p0 = _params(tiny_recognizers['init'])
+    cyc = _moved(_params(ho.train_recognizer(x, y, 3, epochs=10, batch_size=4, lr=1e-3)), p0)
+    const = _moved(_params(ho.train_recognizer(x, y, 3, epochs=9, batch_size=4, lr=1e-3)), p0)
+    assert 2e-3 < cyc < 4.8e-3 and const > 6e-3

@@ -477,3 +477,184 @@ def test_strong_attacker_trains_with_its_sizes_batch(dom, monkeypatch):
     monkeypatch.setattr(M, 'train_inversion', lambda m, clf, x, e, **kw: seen.append((e, kw['batch_size'])) or real(m, clf, x, e, **kw))
     a = M.strong_attacker(dom, retrain=True)
     assert a.mlp[0].out_features == 8 and seen == [(1, 7)]
+
+
+# ---------------------------------------------------------------------------------------------- public functions no test called (covA)
+def test_concat_measures_joins_the_seeds_in_order():
+    a = dict(recon=torch.tensor([1., 2.]), nll=torch.tensor([.1, .2]))
+    b = dict(recon=torch.tensor([3.]), nll=torch.tensor([.3]))
+    out = M.concat_measures([a, b])
+    assert list(out) == ['recon', 'nll'] and torch.equal(out['recon'], torch.tensor([1., 2., 3.])) and torch.equal(out['nll'], torch.tensor([.1, .2, .3]))
+    one = M.concat_measures([a])                                      # a single seed: unchanged
+    assert list(one) == ['recon', 'nll'] and torch.equal(one['recon'], a['recon'])
+
+
+def test_logit_distortion_is_the_mean_centered_l1_per_entry():
+    c0 = torch.zeros(2, 3)
+    c = torch.tensor([[1., 2., 3.], [0., 0., 3.]])                   # centered: [-1, 0, 1] and [-1, -1, 2]
+    assert math.isclose(M.logit_distortion(c, c0), (2 / 3 + 4 / 3) / 2, rel_tol=1e-9)
+    assert math.isclose(M.logit_distortion(c + 7, c0 - 2), M.logit_distortion(c, c0), rel_tol=1e-9)   # shifts are invisible to softmax
+    assert M.logit_distortion(c, c) == 0.0 and isinstance(M.logit_distortion(c, c0), float)
+
+
+def test_get_noise_is_a_sign_step_then_label_modifier_then_l1_projection():
+    c0 = torch.tensor([[0., 0., 0.], [5., 1., 0.]], dtype=torch.float64)
+    grad = torch.tensor([[0., 2., 3.], [-1., 0., 4.]], dtype=torch.float64)
+    # row 0: c = [0, 1, 1] -> label 0 raised to 1 -> n = [1, 1, 1] (L1 3 > eps 2: scaled by 2/3)
+    # row 1: c = [4, 1, 1] (label 0 stays the maximum) -> n = [-1, 0, 1] (L1 2 <= eps: unchanged)
+    n = M.get_noise(c0, c0, grad, step_size=1.0, eps=2.0)
+    assert torch.allclose(n, torch.tensor([[2 / 3, 2 / 3, 2 / 3], [-1., 0., 1.]], dtype=torch.float64), atol=1e-12)
+    n2 = M.get_noise(c0, c0, grad, step_size=1.0, eps=1.5, p=2)     # the L2 ball: row 0 (norm sqrt(3)) is scaled, row 1 (sqrt(2)) is not
+    assert torch.allclose(n2, torch.cat([torch.full((1, 3), 1.5 / math.sqrt(3)), torch.tensor([[-1., 0., 1.]])]).double(), atol=1e-12)
+
+
+def test_get_noise_steps_from_the_current_logits_within_small_budgets():
+    c0 = torch.tensor([[3., 0., 0.]], dtype=torch.float64)
+    ct = c0 + torch.tensor([[0., .1, -.1]], dtype=torch.float64)
+    n = M.get_noise(c0, ct, torch.tensor([[0., 1., -1.]], dtype=torch.float64), step_size=0.1, eps=0.1)
+    assert torch.allclose(n, torch.tensor([[0., .05, -.05]], dtype=torch.float64), atol=1e-12)   # [0, .2, -.2]: L1 .4 > .1
+    n = M.get_noise(c0, ct, torch.tensor([[0., -1., 1.]], dtype=torch.float64), step_size=0.1, eps=0.1)
+    assert torch.allclose(n, torch.zeros(1, 3, dtype=torch.float64), atol=1e-12)                   # the step undoes ct - c0
+
+
+def test_get_noise_uses_the_given_label():
+    c0 = torch.tensor([[2., 1., 0.]], dtype=torch.float64)
+    grad = torch.zeros(1, 3, dtype=torch.float64)
+    n = M.get_noise(c0, c0, grad, step_size=1.0, eps=10.0, label=torch.tensor([2]))
+    assert torch.allclose(n, torch.tensor([[0., 0., 2.]], dtype=torch.float64))   # entry 2 raised to the maximum, 2
+    assert torch.equal(M.get_noise(c0, c0, grad, step_size=1.0, eps=10.0), torch.zeros(1, 3, dtype=torch.float64))
+
+
+def _flat(n, k):
+    return torch.full((n, k), 1 / k, dtype=torch.float64)
+
+
+def test_laplace_noise_has_laplace_scale_and_shape():
+    p = _flat(20, 1000)                                               # 1e-3 each: scale 1e-5 is never clipped
+    q = M.laplace_noise(p, 1e-5, generator=torch.Generator().manual_seed(0))
+    assert q.shape == p.shape and q.dtype == p.dtype and torch.allclose(q.sum(1), torch.ones(20, dtype=torch.float64))
+    d = (q - p).flatten()
+    m1, m2 = d.abs().mean().item(), d.pow(2).mean().item()
+    assert abs(m1 / 1e-5 - 1) < 0.05                                  # E|n| = b for Laplace(0, b)
+    assert abs(m2 / m1 ** 2 - 2) < 0.15                               # E n^2 / (E|n|)^2 = 2 (Gaussian: pi/2)
+
+
+def test_laplace_noise_is_reproducible_clipped_and_renormalized():
+    g = torch.Generator().manual_seed(0)
+    p = torch.softmax(torch.randn(30, K, generator=g) * 3, 1)
+    a, b = (M.laplace_noise(p, 0.5, generator=torch.Generator().manual_seed(5)) for _ in range(2))
+    assert torch.equal(a, b) and not torch.equal(a, M.laplace_noise(p, 0.5, generator=torch.Generator().manual_seed(6)))
+    assert (a >= 0).all() and torch.allclose(a.sum(1), torch.ones(30)) and (a == 0).any()   # large noise: some entries clipped at 0
+    assert torch.equal(M.postprocess(p, 'laplace', generator=torch.Generator().manual_seed(5)),
+                       M.laplace_noise(p, 0.1, generator=torch.Generator().manual_seed(5)))
+    assert torch.equal(M.laplace_noise(p, generator=torch.Generator().manual_seed(5)),
+                       M.laplace_noise(p, 0.1, generator=torch.Generator().manual_seed(5)))   # default scale 0.1
+
+
+def test_laplace_noise_is_finite_when_a_draw_is_the_median():
+    # this seed's torch.rand((4, 64)) holds exactly 0.5 (the Laplace median: zero noise)
+    p = torch.softmax(torch.randn(4, 64, generator=torch.Generator().manual_seed(0), dtype=torch.float64), 1)
+    q = M.laplace_noise(p, 1e-7, generator=torch.Generator().manual_seed(174657))
+    assert torch.isfinite(q).all() and torch.allclose(q.sum(1), torch.ones(4, dtype=torch.float64))
+    assert torch.allclose(q, p, atol=1e-5)                            # tiny noise leaves every row (that one included) nearly unchanged
+
+
+def test_laplace_noise_errors_name_the_argument():
+    p = _flat(2, 3)
+    with pytest.raises(ValueError, match=r'^scale: expected a finite number > 0'): M.laplace_noise(p, -1.0)
+    with pytest.raises(TypeError, match=r'^scale: expected a number'): M.laplace_noise(p, '0.1')
+    with pytest.raises(ValueError, match=r'^probs:'): M.laplace_noise(torch.zeros(3), 0.1)
+
+
+def test_label_modifier_probs_makes_the_label_the_strict_maximum():
+    q = torch.tensor([[.5, .3, .2], [.1, .2, .7], [.6, .3, .1]])
+    out = M.label_modifier_probs(q, torch.tensor([2, 0, 0]))
+    assert torch.equal(out.argmax(1), torch.tensor([2, 0, 0]))
+    assert (out.gather(1, torch.tensor([[2], [0], [0]])) > out.scatter(1, torch.tensor([[2], [0], [0]]), -1.).amax(1, keepdim=True)).all()
+    assert torch.allclose(out, torch.tensor([[5 / 13, 3 / 13, 5 / 13], [.7 / 1.6, .2 / 1.6, .7 / 1.6], [.6, .3, .1]]), atol=1e-6)
+    assert torch.allclose(out.sum(1), torch.ones(3))
+
+
+def _dom(seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return SimpleNamespace(eval=(torch.rand(5, 2, 3, 3, generator=g), torch.tensor([0, 1, 2, 0, 1])),
+                           aux=(torch.rand(7, 2, 3, 3, generator=g), torch.arange(7) % 3),
+                           oracle_means=torch.rand(3, 2, 3, 3, generator=g), attacker=nn.Identity())
+
+
+def test_reference_errors_are_the_three_reference_lines():
+    d = _dom()
+    x = d.eval[0]
+    p = torch.softmax(torch.randn(5, 3, generator=torch.Generator().manual_seed(1)), 1)
+    r = M.reference_errors(d, p)
+    assert list(r) == ['oracle', 'mean_aux', 'grey'] and all(v.shape == (5,) and v.dtype == torch.float64 for v in r.values())
+    mse = lambda a: ((a - x) ** 2).mean((1, 2, 3)).double()
+    assert torch.allclose(r['oracle'], mse(d.oracle_means[p.argmax(1)]))
+    assert torch.allclose(r['mean_aux'], mse(d.aux[0].mean(0, keepdim=True).expand_as(x)))
+    assert torch.allclose(r['grey'], mse(torch.full_like(x, 0.5)))
+    r1 = M.reference_errors(d, F.one_hot(p.argmax(1), 3).float())   # only the argmax of probs is used
+    assert all(torch.equal(r[k], r1[k]) for k in r)
+
+
+def test_reference_errors_take_other_images():
+    d = _dom()
+    x = torch.rand(2, 2, 3, 3, generator=torch.Generator().manual_seed(2))
+    p = torch.eye(3)[[1, 2]]
+    r = M.reference_errors(d, p, x)
+    assert all(v.shape == (2,) for v in r.values())
+    assert torch.allclose(r['grey'], ((x - 0.5) ** 2).mean((1, 2, 3)).double())
+    assert torch.allclose(r['oracle'], ((d.oracle_means[[1, 2]] - x) ** 2).mean((1, 2, 3)).double())
+
+
+def test_knn_errors_reconstruct_with_the_mean_of_the_10_nearest():
+    aux_logits = torch.stack([torch.arange(12.) * 0.5, torch.zeros(12)], 1)   # nearest to row 0: rows 0, 1, 2, ... in order
+    aux_x = torch.arange(12.).view(12, 1, 1, 1).expand(12, 1, 2, 2).clone()
+    probs = torch.softmax(aux_logits[:1], 1)
+    x10 = torch.full((1, 1, 2, 2), 4.5)                               # mean of images 0..9
+    assert torch.allclose(M.knn_errors(aux_logits, aux_x, probs, x10), torch.zeros(1), atol=1e-10)
+    assert torch.allclose(M.knn_errors(aux_logits, aux_x, probs, x10, k=11), torch.full((1,), 0.25), atol=1e-6)   # mean 5
+    q = torch.softmax(aux_logits[[3, 7]], 1)
+    assert torch.allclose(M.knn_errors(aux_logits, aux_x, q, aux_x[[3, 7]], k=1), torch.zeros(2), atol=1e-10)
+
+
+def test_attackers_builds_the_named_attackers(monkeypatch):
+    d = _dom()
+    monkeypatch.setattr(M, 'strong_attacker', lambda dd, *a, **kw: ('mlp', dd))
+    monkeypatch.setattr(M, 'knn_attacker', lambda dd, *a, **kw: ('knn', dd))
+    a = M.attackers(d)
+    assert list(a) == ['inversion', 'mlp', 'knn'] and a['inversion'] is d.attacker
+    assert a['mlp'][0] == 'mlp' and a['mlp'][1] is d and a['knn'][0] == 'knn' and a['knn'][1] is d
+    assert list(M.attackers(d, ('knn', 'inversion'))) == ['knn', 'inversion']
+    with pytest.raises(ValueError, match=r"^names: unknown attacker\(s\) \['cnn'\]; expected names from \['inversion', 'mlp', 'knn'\]"):
+        M.attackers(d, ('knn', 'cnn'))
+
+
+def _gate_rows(**over):
+    import pandas as pd
+    rows = {'inversion': dict(rho=.9, rho_lo=.85, rho_hi=.95, rho_min_seed=.88, g1=True, epochs=4, change=0.01, g2=True, passed=True, n=60),
+            'mlp': dict(rho=.5, rho_lo=.3, rho_hi=.6, rho_min_seed=.4, g1=True, epochs=None, change=None, g2=None, passed=True, n=60),
+            'knn': dict(rho=.7, rho_lo=.6, rho_hi=.8, rho_min_seed=.65, g1=True, epochs=6, change=0.5, g2=False, passed=False, n=60)}
+    for n, kw in over.items(): rows[n].update(kw)
+    return pd.DataFrame(rows).T                                       # as `gate_table` builds it
+
+
+def test_record_gates_logs_g1_g2_and_the_verdict():
+    rec = Rec()
+    M.record_gates(rec, _gate_rows(), domain='digits')
+    rho = lambda n, v, lo, hi, ms: ('gate_rho', v, dict(attacker=n, threshold=M.GATE_RHO, passed=True, ci_low=lo, ci_high=hi, n=60, ci_level=0.95,
+                                                       rho_min_seed=ms, domain='digits'))
+    assert rec.rows == [rho('inversion', .9, .85, .95, .88),
+                        ('gate_convergence', .01, dict(attacker='inversion', threshold=M.GATE_CONVERGENCE, passed=True, epochs=4, domain='digits')),
+                        ('gate_passed', 1.0, dict(attacker='inversion', domain='digits')),
+                        rho('mlp', .5, .3, .6, .4), ('gate_passed', 1.0, dict(attacker='mlp', domain='digits')),   # no convergence check: no G2 row
+                        rho('knn', .7, .6, .8, .65),
+                        ('gate_convergence', .5, dict(attacker='knn', threshold=M.GATE_CONVERGENCE, passed=False, epochs=6, domain='digits')),
+                        ('gate_passed', 0.0, dict(attacker='knn', domain='digits'))]
+    assert all(type(v) is float for _, v, _ in rec.rows) and all(type(kw['passed']) is bool for _, _, kw in rec.rows if 'passed' in kw)
+    assert all(type(kw[k]) is int for _, _, kw in rec.rows for k in ('n', 'epochs') if k in kw)
+
+
+def test_record_gates_skips_a_convergence_that_was_not_measured():
+    rec = Rec()
+    M.record_gates(rec, _gate_rows(inversion=dict(change=float('nan'))))
+    assert [kw['attacker'] for name, _, kw in rec.rows if name == 'gate_convergence'] == ['knn']   # a NaN change is no measurement
