@@ -28,12 +28,13 @@ $(VENV)/.installed: settings.ini setup.py
 	$(BIN)/python -m pip install -e ".[dev]"
 	touch $@
 
-# two notebooks at a time, one thread each: two 2-thread torch processes on 2 cores only fight.
+# two notebooks at a time, one thread each: two 2-thread torch processes on 2 cores only fight. Likewise two test
+# files at a time (pytest-xdist; tests/conftest.py starts the slowest files first).
 # tools/nbtest.py is nbdev_test printing each notebook as it finishes, with its time; --file-times does the same
 # for each test file (pytest's last line, `N passed in ...`, stays as it is)
 test: install
 	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python tools/nbtest.py --n_workers 2 --timing
-	$(BIN)/python -m pytest -q --file-times tests
+	OMP_NUM_THREADS=1 MKL_NUM_THREADS=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder --file-times tests
 
 # mutation testing of the method modules (not part of `make test`: days on 2 cores), configured in pyproject.toml
 # [tool.mutmut]; the scores per module come from tools/mutants.py. MUTANTS='privbook.metrics*' limits it to one module,

@@ -43,11 +43,15 @@ PARAMS = {
     '25_hyperobf_strong': dict(dataset='imagefolder:DATA/facescrub'),
     # 11: CelebA-HQ (a zoo fine-tuned from ImageNet weights on a streamed ImageFolder); AffectNet takes the same path, and
     # ImageNet's (the pretrained models as they are) runs in 12, 13 and 14. Every preprocessing goes through the same
-    # `fmd.preprocessed_scores` (each kind is tested in tests/), so one kind
-    '11_fmd_transfer': dict(datasets="['celebahq']", robust_datasets="['celebahq']", n_eval=4, preprocessing="['jpeg75']"),
-    # 41: ResNet34 and VGG19 take ResNet18's and VGG11's path (the same last layer, `fakegrad.protect`'s); DeepFool
-    # with 2 candidate classes, not 10; one ablation row (the other fake bias)
-    '41_fakegrad_table1': dict(imagenet_root='DATA/imagenet', archs="['resnet18', 'densenet121', 'vgg11', 'mobilenet_v2', 'googlenet']",
+    # `fmd.preprocessed_scores` (each kind is tested in tests/), so one kind; the adaptive user's fine-tuning with one
+    # seed; each model at its default layer (the layer choice, `fmd.best_layer` judged by 224-pixel surrogates, runs in
+    # 12's dry run; here it trains a second zoo as surrogates, over a third of 11's time)
+    '11_fmd_transfer': dict(datasets="['celebahq']", robust_datasets="['celebahq']", n_eval=4, preprocessing="['jpeg75']",
+                            adaptive_seeds='[0]', select_layer=False),
+    # 41: one model per kind of last layer (`models.last_linear`): ResNet18 (`fc`, as ResNet34 and GoogLeNet), DenseNet121
+    # (`classifier`) and VGG11 (`classifier[-1]`, as VGG19 and MobileNet-V2; 05_zoo loads every pretrained model);
+    # DeepFool with 2 candidate classes, not 10; one ablation row (the other fake bias)
+    '41_fakegrad_table1': dict(imagenet_root='DATA/imagenet', archs="['resnet18', 'densenet121', 'vgg11']",
                                deepfool_steps=3, candidates=2, compare_steps=1, n_attack=2, pgd_steps=2, square_queries=4,
                                time_repeats=1, time_calls=1, l2_eps='[0.25]', S_a_ablation=[]),
     '42_fakegrad_scaling': dict(deepfool_steps=3),
