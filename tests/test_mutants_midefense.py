@@ -121,6 +121,8 @@ def test_summarize_ratio_ar_and_log_loss_change():
     t = M.summarize(rows, np.repeat([0, 1, 2], 10), oracle='oracle', n_boot=100)
     r = t.loc['ours']
     assert math.isclose(r.ratio, dfd.mean() / none.mean(), rel_tol=1e-6)
+    ci = M.ratio_ci(dfd, none, np.repeat([0, 1, 2], 10), n_boot=100)      # two-level: the seeds, then the images
+    assert (r.ratio_lo, r.ratio_hi) == pytest.approx((ci.lo, ci.hi))
     assert math.isclose(r.ar, (dfd.mean() - none.mean()) / (orc.mean() - none.mean()), rel_tol=1e-6)
     assert math.isclose(r.d_nll, (nll1 - nll0).mean(), rel_tol=1e-6) and r.d_nll_lo <= r.d_nll <= r.d_nll_hi
     assert np.isnan(t.loc['None', 'd_nll']) and np.isnan(t.loc['None', 'ar']) and np.isnan(t.loc['oracle', 'ar'])
@@ -247,6 +249,7 @@ def test_gate_and_convergence_checks(dom):
     pv = torch.softmax(M.logits_of(dom.classifier, dom.aux_val[0]), 1)
     assert c['epochs'] == 2 and math.isclose(c['mse_half'], M.reconstruction_mse(half, pv, dom.aux_val[0]), rel_tol=1e-6)
     assert math.isclose(c['change'], abs(c['mse_full'] - c['mse_half']) / c['mse_half'])
+    assert c['g2'] == (c['change'] < M.GATE_CONVERGENCE)                  # G2: the attacker has converged
 
 
 def test_digits_note_says_how_many_auxiliary_images(monkeypatch):
@@ -658,3 +661,26 @@ def test_record_gates_skips_a_convergence_that_was_not_measured():
     rec = Rec()
     M.record_gates(rec, _gate_rows(inversion=dict(change=float('nan'))))
     assert [kw['attacker'] for name, _, kw in rec.rows if name == 'gate_convergence'] == ['knn']   # a NaN change is no measurement
+
+
+def test_adaptive_attacker_trains_against_the_madry_setting_and_reuses_the_cache(monkeypatch):
+    "The Madry-style attacker is trained with its `adversarial` kwargs and `mix` (not as a plain fine-tuning); a cached one is reused unless asked."
+    seen = {}
+    def fake_cached(key, build, train, retrain=False):
+        seen.update(key=key, retrain=retrain)
+        m = build()
+        train(m)
+        return m
+    monkeypatch.setattr(M, 'cached', fake_cached)
+    monkeypatch.setattr(M, 'train_inversion', lambda m, clf, x, epochs, **kw: seen.update(kw, n=len(x)))
+    d = SimpleNamespace(sizes=dict(n_ft=4, ft_epochs=1, inv_lr=1e-3, bs=2), attacker=nn.Identity(), key={'seed': 0}, classifier=nn.Identity(),
+                        aux=(torch.rand(7, 1, 3, 3), torch.arange(7) % 3))
+    adv = {'step_size': 0.1}
+    M.adaptive_attacker(d, {'test': 'madry'}, adversarial=adv, mix=0.25)
+    assert seen['adversarial'] is adv and seen['mix'] == 0.25 and seen['n'] == 4
+    assert seen['retrain'] is False and seen['key']['madry'] is True
+
+
+def test_train_mid_names_its_training_set_in_errors():
+    bad = TensorDataset(torch.rand(4, 3, 3), torch.arange(4) % 2)      # not N x C x H x W
+    with pytest.raises((ValueError, TypeError), match='train'): M.train_mid(M.VIBClassifier(2), bad, epochs=1)
