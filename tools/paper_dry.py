@@ -54,6 +54,8 @@ PARAMS = {
     '41_fakegrad_table1': dict(imagenet_root='DATA/imagenet', archs="['resnet18', 'densenet121', 'vgg11']",
                                deepfool_steps=3, candidates=2, compare_steps=1, n_attack=2, pgd_steps=2, square_queries=4,
                                time_repeats=1, time_calls=1, l2_eps='[0.25]', S_a_ablation=[]),
+    # 14: two authorized models (the detectors' path is the same for each), as at smoke scale
+    '14_fmd_crosstask': dict(archs="['vgg16', 'resnet18']"),
     '42_fakegrad_scaling': dict(deepfool_steps=3),
     '43_fakegrad_adaptive': dict(deepfool_steps=3),
     '51_midefense_table1': dict(facescrub_root='DATA/facescrub', celeba_root='DATA/celeba'),
