@@ -49,7 +49,7 @@ PARAMS = {
     '11_fmd_transfer': dict(datasets="['celebahq']", robust_datasets="['celebahq']", n_eval=4, preprocessing="['jpeg75']",
                             adaptive_seeds='[0]', select_layer=False),
     # 41: one model per kind of last layer (`models.last_linear`): ResNet18 (`fc`, as ResNet34 and GoogLeNet), DenseNet121
-    # (`classifier`) and VGG11 (`classifier[-1]`, as VGG19 and MobileNet-V2; 05_zoo loads every pretrained model);
+    # (`classifier`) and VGG11 (`classifier[-1]`, as VGG19 and MobileNet-V2; 11 and 12 load MobileNet-V2's and GoogLeNet's pretrained weights);
     # DeepFool with 2 candidate classes, not 10; one ablation row (the other fake bias)
     '41_fakegrad_table1': dict(imagenet_root='DATA/imagenet', archs="['resnet18', 'densenet121', 'vgg11']",
                                deepfool_steps=3, candidates=2, compare_steps=1, n_attack=2, pgd_steps=2, square_queries=4,
