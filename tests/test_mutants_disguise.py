@@ -357,3 +357,44 @@ def test_disguise_key_material_is_stable_for_a_seed():
             assert np.allclose(k.R[-1, -1], [-0.013835, 0.043225, -0.013297, 0.335979, 0.554731, 0.165183, 0.300821, 0.463809], atol=1e-6)
     k = Disguise('aes-ecb', (2, 8), seed=0, num_classes=5).key
     assert k.derive((1, 16, 16))['perm'].tolist() == [5, 14, 3, 9, 4, 11, 10, 12, 13, 7, 6, 15, 2, 1, 0, 8]
+
+
+def test_alexnet_small_has_ten_classes_by_default():
+    from privbook.disguise import alexnet_small
+    assert alexnet_small()(torch.zeros(2, 1, 28, 28)).shape == (2, 10)
+
+
+def test_key_file_without_downscale_is_box(tmp_path):
+    "Key files written before the downscale filter was a setting hold no 'downscale': they load as 'box', as they were made."
+    import base64, json
+    from privbook import disguise
+    x = torch.randint(0, 256, (2, 1, 8, 8), dtype=torch.uint8)
+    d = Disguise('aes-ecb', 4, unit=2)
+    y = d.transform(x)
+    f = json.loads(d.save_key(tmp_path/'k.key').read_text())
+    f.pop('downscale'); f['mac'] = disguise._mac(base64.b64decode(f['master']), f)
+    (tmp_path/'old.key').write_text(json.dumps(f)); (tmp_path/'old.key').chmod(0o600)
+    d2 = Disguise.load_key(tmp_path/'old.key')
+    assert d2.key.downscale == 'box' and torch.equal(d2.transform(x), y)
+
+
+def test_ecb_unit_table_keeps_the_exact_means():
+    "`_unit_lut`'s first table is the unrounded mean of each plaintext's 16 / unit encrypted bytes (the codebook's soft values)."
+    from privbook import disguise
+    key = np.arange(16, dtype=np.uint8)
+    mean, rnd, inv, cnt = disguise._unit_lut(key, 1)
+    C = Cipher(algorithms.AES(bytes(key)), modes.ECB()).encryptor()
+    want = np.frombuffer(C.update(np.repeat(np.arange(256, dtype=np.uint8), 16).tobytes()), np.uint8).reshape(256, 16).mean(1)
+    assert mean.dtype.kind == 'f' and np.allclose(mean[:, 0], want, atol=1e-4)
+    assert np.array_equal(rnd[:, 0], np.rint(want).astype(np.uint8)) and cnt.sum() == 256
+
+
+def test_frequency_attack_fills_unmapped_units_with_the_unmapped_public_mean():
+    "Public images A, A, B: per position A's unit is the most frequent and gets mapped (top=1); B is the only unmapped one, so a disguised unit that matches no mapped one reads B."
+    from privbook.disguise import frequency_attack
+    A, B, Cc = (np.full((1, 1, 4, 4), v, np.uint8) for v in (40, 200, 120))
+    pub = np.concatenate([A, A, B])
+    d = Disguise('aes-ecb', 4, unit=2, permute=False, seed=0)
+    dis = d.transform(torch.from_numpy(np.concatenate([A, Cc])))
+    rec, mapped = frequency_attack(torch.from_numpy(pub), dis, 4, unit=2, perm=[0], top=1)
+    assert torch.equal(rec[0], torch.from_numpy(A[0])) and torch.equal(rec[1], torch.from_numpy(B[0]))

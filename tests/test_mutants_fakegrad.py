@@ -269,3 +269,46 @@ def test_fake_output_mask_flags_argmaxes_at_fake_positions():
     assert m.dtype == torch.bool and m.tolist() == [i in fake for i in (0, 1, 2, 3, 4, 5, 5)] and 0 < m.sum() < 7
     assert fakegrad.fake_output_mask(out[2], key).tolist() == [2 in fake]   # one vector of 2K
     with pytest.raises(ValueError): fakegrad.fake_output_mask(torch.zeros(3, 4), key)
+
+
+def test_fake_biases_default_is_the_papers_and_sign_of_zero_is_plus():
+    b = torch.tensor([0.5, -0.25, 0.0])
+    assert torch.equal(fakegrad.fake_biases(b), b)                                          # b_F = b_o (Algorithm 1, line 5)
+    assert torch.equal(fakegrad.fake_biases(b, 20.0, 'authors'), torch.tensor([0.0, -5.0, 10.0]))   # their code: sign(0) = +1
+
+
+def test_make_attack_apgd_loss_and_seed():
+    m = linear_model()
+    for name, loss in (('apgd', 'ce'), ('apgd-dlr', 'dlr')):
+        a = fakegrad.make_attack(name, m)
+        assert a.loss == loss and a.seed == 0
+    assert fakegrad.make_attack('square', m).seed == 0
+
+
+def test_attack_eval_default_seed_is_zero():
+    m, x = linear_model(), torch.rand(6, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    y = torch.arange(6) % 4
+    a = fakegrad.attack_eval(m, m, x, y, attack='pgd', eps=0.1, steps=1)                 # PGD's random start draws from the seed
+    assert torch.equal(a['x_adv'], fakegrad.attack_eval(m, m, x, y, attack='pgd', eps=0.1, steps=1, seed=0)['x_adv'])
+    assert not torch.equal(a['x_adv'], fakegrad.attack_eval(m, m, x, y, attack='pgd', eps=0.1, steps=1, seed=1)['x_adv'])
+
+
+def test_probe_input_of_a_model_without_parameters_is_on_the_cpu():
+    m = nn.Flatten()
+    assert fakegrad._probe_input(m, torch.zeros(2, 4)).device.type == 'cpu'
+    m.input_shape = (1, 2, 2)
+    x = fakegrad._probe_input(m)
+    assert x.device.type == 'cpu' and x.dtype == torch.float32 and x.shape[1:] == (1, 2, 2)
+
+
+def test_load_key_says_which_fields_must_be_strings(tmp_path):
+    import json
+    from privbook import core
+    m = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 5))
+    m.input_shape = (1, 4, 4)
+    _, key = fakegrad.protect(m, seed=0)
+    p = fakegrad.save_key(key, tmp_path/'k.json')
+    doc = json.loads(p.read_text()); doc['layer'] = 3
+    doc['mac'] = core.key_file_mac(fakegrad._mac_key(bytes.fromhex(doc['nonce'])), doc)
+    (tmp_path/'e.json').write_text(json.dumps(doc)); (tmp_path/'e.json').chmod(0o600)
+    with pytest.raises(ValueError, match=r'^path:.*\(layer and fingerprint must be strings\)'): fakegrad.load_key(tmp_path/'e.json')

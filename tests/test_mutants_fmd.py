@@ -381,3 +381,48 @@ def test_dataset_name_maps_paper_datasets_to_image_folders(tmp_path):
     assert fmd.dataset_name('mnist5k') == 'mnist5k' and fmd.dataset_name('olivetti', tmp_path) == 'olivetti'
     for name in ('imagenet', 'celebahq', 'affectnet'):
         assert fmd.dataset_name(name, tmp_path) == f'imagefolder:{tmp_path.resolve() / name}'
+
+
+def _constant(cls, d=64):
+    "A model that predicts class `cls` for every 1 x 8 x 8 image."
+    m = nn.Sequential(nn.Flatten(), nn.Linear(d, 10))
+    with torch.no_grad(): m[1].weight.zero_(); m[1].bias.zero_(); m[1].bias[cls] = 1.
+    return m.eval()
+
+
+def test_show_reports_a_right_model_as_100_percent(pair, xy, monkeypatch):
+    monkeypatch.setattr(plt, 'show', lambda *a, **k: None)
+    x, y = xy
+    line = fmd.show(pair[0], _constant(3), x, torch.full_like(y, 3), eps=8/255, layer=0, steps=2, n=2)
+    assert 'unauthorized 100% ' in line
+    plt.close('all')
+
+
+def test_summary_means_of_the_diagonal_and_the_rest():
+    import pandas as pd
+    df = pd.DataFrame([[90, 10, 20], [30, 80, 0], [5, 25, 70]])
+    df.attrs['baselines'] = {'noise': pd.DataFrame([[60, 50], [40, 70]]), 'alone': pd.DataFrame([[99]])}
+    s = fmd.summary(df)
+    assert s.loc['fmd'].tolist() == [80., 15.] and s.loc['noise'].tolist() == [65., 45.]
+    assert s.loc['alone', 'protected'] == 99 and np.isnan(s.loc['alone', 'unauthorized'])
+
+
+def test_train_pool_of_one_image():
+    p = fmd.train_pool('digits', 1, 8, seed=0)
+    assert len(p.tensors[1]) == 1 and p.tensors[0].shape[1:] == (1, 8, 8)
+
+
+def test_finetune_checks_labels_against_the_models_classes(xy):
+    x, y = xy
+    m = _net(0)
+    m.num_classes = 10
+    with pytest.raises(ValueError, match='^y'): fmd.finetune(m, x, torch.full_like(y, 10), epochs=1)
+    m.num_classes = 4
+    with pytest.raises(ValueError, match='^y'): fmd.finetune(m, x, torch.full_like(y, 5), epochs=1)
+
+
+def test_finetune_prints_no_progress(xy, capsys):
+    x, y = xy
+    fmd.finetune(_net(0), x, y, epochs=1)
+    out = capsys.readouterr()
+    assert out.out == '' and out.err == ''

@@ -48,6 +48,14 @@ def test_noise_pairs_reach_the_target_ssim():
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
+def test_sign_noise_on_the_gpu_with_norms_from_the_cpu():
+    x = torch.full((2, 1, 8, 8), 0.5).cuda()
+    xl = ho.sign_noise(x, 0.1, l2=[0.2, 0.4], seed=0)
+    assert xl.device == x.device
+    torch.testing.assert_close((xl - x).flatten(1).norm(dim=1).cpu(), torch.tensor([0.2, 0.4]), atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs a GPU')
 def test_noise_pairs_on_the_gpu():
     x = torch.rand(2, 1, 16, 16, generator=torch.Generator().manual_seed(0)).cuda()
     noisy, _ = ho.noise_pairs(x, 0.6)
@@ -100,6 +108,9 @@ def test_mc_dropout_bank_is_labelled_and_masks_whole_channels():
     assert repr(bank) == "MaskNets(n=3, structure=1, source='mc_dropout')" and bank.seeds == [5, 6, 7]
     w, w0 = bank.params['conv2.weight'], m.conv2.weight.detach()
     scale = w.abs().sum((1, 3, 4)) / w0.abs().sum((0, 2, 3))               # per net and conv1 channel: 0 (dropped) or 1 / (1 - p)
+    assert torch.allclose(scale, torch.where(scale > 0, 2., 0.)) and (scale == 0).any() and (scale > 0).any()
+    w, w0 = bank.params['fc.weight'], m.fc.weight.detach()
+    scale = w.abs().sum(1) / w0.abs().sum(0)                                # per net and fc input: 0 or 1 / (1 - p) too
     assert torch.allclose(scale, torch.where(scale > 0, 2., 0.)) and (scale == 0).any() and (scale > 0).any()
 
 
@@ -430,3 +441,33 @@ def test_train_recognizer_one_cycle_from_ten_steps(tiny_recognizers):
     cyc = _moved(_params(ho.train_recognizer(x, y, 3, epochs=10, batch_size=4, lr=1e-3)), p0)
     const = _moved(_params(ho.train_recognizer(x, y, 3, epochs=9, batch_size=4, lr=1e-3)), p0)
     assert 2e-3 < cyc < 4.8e-3 and const > 6e-3
+
+
+def test_train_ensemble_bank_is_labelled():
+    g = torch.Generator().manual_seed(0)
+    bank = ho.train_ensemble(2, torch.rand(4, 1, 8, 8, generator=g), torch.arange(4) % 2, epochs=1)
+    assert bank.source == 'ensemble' and repr(bank) == "MaskNets(n=2, structure=1, source='ensemble')"
+
+
+def test_hypernet_fit_names_n_nets():
+    h = ho.HyperNet(num_classes=2, image_size=8)
+    with pytest.raises(ValueError, match='^n_nets'): h.fit(torch.rand(4, 1, 8, 8), torch.arange(4) % 2, epochs=1, n_nets=1)
+
+
+def test_attack_success_per_probe_outcomes_of_the_others_are_hits():
+    "'_hits' holds 1 where a probe is identified, for the targets and for everyone else: their means are the accuracies."
+    g = torch.Generator().manual_seed(0)
+    y = torch.arange(3).repeat_interleave(4)
+    x = (torch.rand(12, 1, 32, 32, generator=g) * 0.2 + y[:, None, None, None] * 0.3).clamp(0, 1)
+    f = ho.Faces(x[:3], y[:3], x, y, x, y, 3, 'toy')
+    [out] = ho.attack_success(f, {0: x[:4]}, protocol='pixel', per_repeat=True)
+    assert out['_others'] == 1 and out['_hits']['_others'] == [1] * 8         # pixel 1-NN on its own training photos
+    assert np.mean(out['_hits'][0]) == out[0]
+
+
+def test_condition_claim_with_a_failed_gate_is_untestable(rec, not_dry):
+    tab = pd.DataFrame(_recognition_rows('gallery', [0.1] * 6, 'cloaked') + _recognition_rows('gallery', [0.9] * 6, 'original'))
+    assert ho.condition_claim(rec, tab, 'the cloak protects', 'cloaked', 'original', 'gallery', '<') == 'reproduced'
+    v = ho.condition_claim(rec, tab, 'the cloak protects', 'cloaked', 'original', 'gallery', '<', gate_failed='the gallery recognizer does not beat eigen')
+    row = rec.frame().iloc[-1]
+    assert v == 'untestable' and row.verdict == 'untestable' and row.reason.startswith('the gallery recognizer does not beat eigen')

@@ -212,3 +212,37 @@ def test_recorded_claims_print_the_papers_number_again(rec, tmp_path, capsys):
     assert '; paper 0.06' in printed
     c = metrics.recorded_claims(read_results(tmp_path), show=True)
     assert capsys.readouterr().out == printed and c.verdict_recomputed.tolist() == ['reproduced']
+
+
+def test_check_level_bounds_of_n_boot_are_inclusive():
+    for ok in (100, 10**6): metrics._check_level(0.95, ok)
+    for bad in (99, 10**6 + 1):
+        with pytest.raises(ValueError, match='^n_boot'): metrics._check_level(0.95, bad)
+
+
+def test_bootstrap_diff_checks_n_boot():
+    for paired in (True, False):
+        with pytest.raises(ValueError, match='^n_boot'): metrics.bootstrap_diff([.3, .1, .7], [.2, .5, .4], paired=paired, n_boot=5)
+
+
+def test_capped_ratio_ci_names_k_b():
+    with pytest.raises(ValueError, match='^k_b: expected at least one success'): metrics.capped_ratio_ci(3, 0, 10)
+
+
+def test_claim_line_default_tolerance_is_zero():
+    "0.5 [0.2, 0.8] ~ 0.5 is inconclusive with no band around 0.5 (a band of 1 would hold the whole interval)."
+    assert metrics.claim_line('x', CI, '~', 0.5).endswith('-> INCONCLUSIVE')
+    assert metrics.claim_line('x', CI, '~', 0.5, 1.).endswith('-> REPRODUCED')
+
+
+def test_linf_is_per_image():
+    a = torch.full((3, 1, 2, 2), 0.5)
+    b = a.clone(); b[0, 0, 0, 0] = 1.; b[2, 0, 1, 1] = 0.25
+    assert torch.equal(metrics.linf(a, b), torch.tensor([0.5, 0., 0.25]))
+
+
+def test_proportion_ci_bootstrap_uses_its_seed():
+    v = np.array([1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 0, 0] * 3, bool)
+    groups = np.repeat(np.arange(6), 6)
+    a, b = (metrics.proportion_ci(v, groups=groups, seed=s, n_boot=200) for s in (0, 1))
+    assert metrics.proportion_ci(v, groups=groups, n_boot=200) == a and (a.lo, a.hi) != (b.lo, b.hi)
