@@ -8,16 +8,17 @@ import ast, os, re, json, time, random, secrets, socket, subprocess, tempfile, d
 import base64, hashlib, hmac, stat, warnings
 try: import fcntl
 except ImportError: fcntl = None  # Windows: appends stay single writes, without the lock
+from contextlib import contextmanager
 from dataclasses import dataclass, asdict, replace
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 
 # %% auto #0
 __all__ = ['SCALES', 'DRY_ENV', 'DRY_SIZES', 'MAX_STEPS', 'KEY_WRAP_FORMAT', 'SCRYPT', 'Scale', 'dry_pick', 'paper_dry',
-           'get_scale', 'pick_sizes', 'get_device', 'seed_everything', 'check_images', 'check_labels', 'check_positive',
-           'git_revision', 'atomic_write_text', 'code_revision', 'Recorder', 'read_results', 'cache_dir',
-           'recorded_results', 'Run', 'setup_run', 'list_param', 'key_file_mac', 'write_key_file', 'read_key_file',
-           'check_key_fingerprint']
+           'get_scale', 'pick_sizes', 'get_device', 'seed_everything', 'seeded', 'check_images', 'check_labels',
+           'check_positive', 'git_revision', 'atomic_write_text', 'code_revision', 'Recorder', 'read_results',
+           'cache_dir', 'recorded_results', 'Run', 'setup_run', 'list_param', 'key_file_mac', 'write_key_file',
+           'read_key_file', 'check_key_fingerprint']
 
 # %% ../nbs/00_core.ipynb #a2b3751c
 @dataclass(frozen=True)
@@ -113,6 +114,22 @@ def seed_everything(seed:int=0 # seed for python, numpy and torch (all devices)
     torch.manual_seed(seed)
     if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
     return torch.Generator().manual_seed(int(seed))
+
+# %% ../nbs/00_core.ipynb #85ffa4ea
+@contextmanager
+def seeded(seed:int, # seed of the draws inside the block
+           device:str|torch.device|None=None, # a CUDA device the block draws on too (None or 'cpu': the CPU only)
+          ):
+    "Draws inside the block come from `seed`, on the CPU and on `device`; afterwards the caller's states are as they were, on every device."
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool): raise TypeError(f"seed: expected an int, got {type(seed).__name__}")
+    if not 0 <= int(seed) < 2**64: raise ValueError(f"seed: expected an int in [0, 2**64), got {seed}")
+    dev = torch.device('cpu' if device is None else device)
+    cuda = [dev] if dev.type == 'cuda' else []
+    with torch.random.fork_rng(devices=cuda):
+        torch.default_generator.manual_seed(int(seed))
+        for d in cuda:
+            with torch.cuda.device(d): torch.cuda.manual_seed(int(seed))
+        yield
 
 # %% ../nbs/00_core.ipynb #5052645c
 def check_images(x, # images to check

@@ -8,7 +8,7 @@ import copy, hashlib, random, secrets
 from pathlib import Path
 import numpy as np, torch, torch.nn as nn
 import torchattacks
-from .core import check_positive, check_images, check_labels
+from .core import check_positive, check_images, check_labels, seeded
 from . import models as pmodels
 
 # %% auto #0
@@ -501,9 +501,7 @@ def attack_eval(attacked:nn.Module, # the model the attacker attacks (the deploy
     x = x.to(dev)
     lab = pmodels.predict(attacked, x).argmax(1).to(dev)  # the attacker's labels: what the attacked model says
     atk = make_attack(attack, attacked.eval(), seed=seed, **kw)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        x_adv = atk(x, lab).detach()
+    with seeded(seed, dev): x_adv = atk(x, lab).detach()
     pred = pmodels.predict(user, x_adv).argmax(1)
     d = (x_adv - x).flatten(1).cpu()
     out = dict(success=(pred == y.cpu()), fooled=(pmodels.predict(attacked, x_adv).argmax(1) != lab.cpu()),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import copy, secrets, time
 import numpy as np, pandas as pd, torch, torch.nn as nn, torch.nn.functional as F
 from tqdm.auto import tqdm
-from .core import check_images, check_labels, check_positive, get_device, MAX_STEPS
+from .core import check_images, check_labels, check_positive, get_device, seeded, MAX_STEPS
 from . import models as pmodels
 
 # %% auto #0
@@ -149,8 +149,7 @@ def pgd(model:nn.Module, # the (authorized) model to attack
     _check(model, x, y, eps, alpha, steps, 0.0)
     dev = next(model.parameters()).device
     atk = torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
-    with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):
-        torch.manual_seed(int(seed) if seed is not None else secrets.randbits(63))
+    with seeded(int(seed) if seed is not None else secrets.randbits(63), dev):
         return torch.cat([atk(x[s:s+batch_size].to(dev), y[s:s+batch_size].to(dev)) for s in range(0, len(x), batch_size)]).to(x.device)
 
 def perturb(method:str, # one of `METHODS`
@@ -417,8 +416,7 @@ def finetune(model:nn.Module, # the unauthorized model (left unchanged)
     check_positive(lr, 'lr')
     m = copy.deepcopy(model)
     for p in m.parameters(): p.requires_grad_(True)
-    with torch.random.fork_rng(devices=[]):  # dropout draws are seeded without touching the caller's RNG
-        torch.manual_seed(seed)
+    with seeded(seed, next(m.parameters()).device):  # dropout draws are seeded without touching the caller's RNG
         return pmodels.fit(m, torch.utils.data.TensorDataset(x, y), epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=False)
 
 # %% ../nbs/10_fmd.ipynb #ba10da33

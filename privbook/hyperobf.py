@@ -8,7 +8,7 @@ import copy, math, secrets, warnings
 from dataclasses import dataclass, field
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from pytorch_msssim import ssim as _ssim
-from .core import check_images, check_labels, check_positive, get_device, seed_everything
+from .core import check_images, check_labels, check_positive, get_device, seed_everything, seeded
 from . import data as pdata, models, metrics
 
 # %% auto #0
@@ -881,9 +881,7 @@ def random_masknet(like:MaskNet, # a MaskNet whose structure, channels, size and
                   )->MaskNet:
     "An untrained MaskNet like `like`: the control that says whether training the MaskNet matters."
     if not isinstance(like, MaskNet): raise TypeError(f"like: expected a MaskNet, got {type(like).__name__}")
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(_check_seed(seed, 'seed'))
-        m = MaskNet(like.structure, like.in_channels, like.image_size, like.pool)
+    with seeded(_check_seed(seed, 'seed')): m = MaskNet(like.structure, like.in_channels, like.image_size, like.pool)
     return m.to(next(like.parameters()).device).eval()
 
 def random_bank(like:MaskNet|MaskNets, # a MaskNet (or a bank) whose structure, channels, size and device to copy

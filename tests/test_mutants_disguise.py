@@ -398,3 +398,124 @@ def test_frequency_attack_fills_unmapped_units_with_the_unmapped_public_mean():
     dis = d.transform(torch.from_numpy(np.concatenate([A, Cc])))
     rec, mapped = frequency_attack(torch.from_numpy(pub), dis, 4, unit=2, perm=[0], top=1)
     assert torch.equal(rec[0], torch.from_numpy(A[0])) and torch.equal(rec[1], torch.from_numpy(B[0]))
+
+
+# --- SEED=5 / SEED=6 survivors ---
+
+def test_most_frequent_picks_each_keys_commonest_value():
+    "`_most_frequent`: the sorted unique keys and, for each, the index of its most frequent value (as its docstring says)."
+    from privbook.disguise import _most_frequent
+    keys = np.array([1, 2, 1, 2, 1, 2, 1], np.uint64)
+    vals = np.array([4, 9, 3, 3, 4, 9, 4], np.uint64)    # key 1: 4, 3, 4, 4 (mode 4); key 2: 9, 3, 9 (mode 9)
+    k, idx = _most_frequent(keys, vals)
+    assert k.tolist() == [1, 2] and vals[idx].tolist() == [4, 9] and keys[idx].tolist() == [1, 2]
+
+
+def test_transform_names_nan_images():
+    d = Disguise('aes-ecb', 4, seed=0)
+    for bad in (float('nan'), float('inf')):
+        with pytest.raises(ValueError, match='^x: contains NaN or infinite values'): d.transform(torch.full((1, 1, 8, 8), bad))
+
+
+def test_disguise_refuses_a_key_made_for_other_settings():
+    "A key passed in must match the disguise's method, block, ...: the error names the setting and both values."
+    k = Disguise('aes-ecb', 4, seed=0).key
+    with pytest.raises(ValueError, match=r"^key: made for method='aes-ecb', not 'rmt-orth'"): Disguise('rmt-orth', 4, key=k)
+    with pytest.raises(ValueError, match=r"^key: made for block=\(4, 4\), not \(2, 4\)"): Disguise('aes-ecb', (2, 4), key=k)
+    assert Disguise('aes-ecb', 4, key=k).key is k
+
+
+def _remac(tmp_path, f, name='bad.key'):
+    "Write the edited key-file dict `f` under a valid MAC (an attacker who knows the master secret, or another version's file)."
+    import base64, json
+    from privbook import disguise
+    f['mac'] = disguise._mac(base64.b64decode(f['master']), f)
+    p = tmp_path/name; p.write_text(json.dumps(f)); p.chmod(0o600)
+    return p
+
+
+def test_load_key_names_an_unknown_iv_mode(tmp_path):
+    import json
+    with pytest.warns(UserWarning, match='reproducible, not secret'): p = Disguise('aes-cbc', 4, seed=0, shape=(1, 8, 8)).save_key(tmp_path/'k.key')
+    f = json.loads(p.read_text()); f['iv_mode'] = 'bogus'
+    with pytest.raises(ValueError, match=r"^path: .*\(unknown iv_mode 'bogus'\)"): Disguise.load_key(_remac(tmp_path, f))
+
+
+def test_load_key_from_other_numpy_versions_warns_or_refuses_with_expected_fingerprint(tmp_path):
+    "A file written with other numpy / scipy versions whose label map does not re-derive: the stored (MAC-checked) map is used with a warning, but with expected_fingerprint (which authenticates only what derives from the master secret) it is refused, saying why."
+    import base64, json
+    d = Disguise('aes-ecb', 4, seed=0, num_classes=3, shape=(1, 8, 8))
+    with pytest.warns(UserWarning, match='reproducible, not secret'): p = d.save_key(tmp_path/'k.key')
+    f = json.loads(p.read_text())
+    f['versions'] = {'numpy': '1.0.0', 'scipy': '1.0.0'}
+    lab = d.key.labels[[1, 0, 2]]
+    f['labels'] = base64.b64encode(lab.astype('<i8').tobytes()).decode()
+    bad = _remac(tmp_path, f)
+    with pytest.warns(UserWarning, match=r'the label map of .* do not re-derive .*using the stored'):
+        assert Disguise.load_key(bad).key.labels.tolist() == lab.tolist()
+    with pytest.raises(ValueError, match=r'^path: .*\(the stored label map do not re-derive with numpy/scipy .*expected_fingerprint authenticates only'):
+        Disguise.load_key(bad, expected_fingerprint=d.fingerprint)
+
+
+def test_load_key_reads_a_key_file_written_by_this_release(tmp_path):
+    "Users keep key files across versions: a file `save_key` wrote (Disguise('aes-ecb', 4, seed=0, num_classes=3), format /3, text kept verbatim here) must still load, MAC and fingerprint included, as the same key."
+    text = ('{"format": "privbook-disguise-key/3", "method": "aes-ecb", "block": [4, 4], "unit": 16, "noise": 0.0, "num_classes": 3, '
+            '"permute": true, "relabel": true, "iv_mode": "fixed", "seeded": true, "downscale": "box", "fingerprint": "b4b3fa2efae9260f16ffea105bb6f28b", '
+            '"master": "dZo3O79+C2j00j1Vpq+ssHA5zAc9TIsFVCQ3d1o85cw=", "shape": null, "labels": "AgAAAAAAAAABAAAAAAAAAAAAAAAAAAAA", "perm": null, '
+            '"aes": null, "iv": null, "R": null, "versions": {"numpy": "2.4.6", "scipy": "1.17.1"}, '
+            '"mac": "759c9b7bb669d5e442400bb11869cc2d0ad33267f4a9aa251bb1874f5a07d266"}')
+    p = tmp_path/'old.key'; p.write_text(text); p.chmod(0o600)
+    d = Disguise('aes-ecb', 4, seed=0, num_classes=3)
+    got = Disguise.load_key(p, expected_fingerprint=d.fingerprint)
+    x = torch.randint(0, 256, (2, 1, 8, 8), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    assert got.fingerprint == d.fingerprint and torch.equal(got.transform(x), d.transform(x))
+
+
+def test_alignment_attack_names_disguised_y():
+    from privbook.disguise import alignment_attack
+    x = torch.rand(3, 1, 8, 8)
+    with pytest.raises(ValueError, match=r'^disguised_y: float images must lie in \[0,1\]'): alignment_attack(x, x + 2, 4, perm=np.arange(4))
+    with pytest.raises(ValueError, match=r'^disguised_y: expected images of shape \(1, 8, 8\) like public_x, got \(1, 8, 12\)$'):
+        alignment_attack(x, torch.rand(2, 1, 8, 12), 4, perm=np.arange(4))
+
+
+def test_alignment_attack_fills_constant_blocks_with_the_public_mean_rows():
+    "A block position whose rows are all equal (rank 0, e.g. a blank border) is filled with the public mean row, pixel by pixel, not one grey level."
+    from privbook.disguise import alignment_attack
+    img = np.zeros((1, 4, 8), np.float32)
+    img[0, :, :4] = [0, .25, .5, .75]                       # left block: every row the same ramp
+    img[0, :, 4:] = [1, .5, .5, 0]                          # right block: another constant-row pattern
+    public = torch.from_numpy(np.repeat(img[None], 5, 0))
+    d = Disguise('rmt-orth', 4, permute=False, seed=0)
+    rec = alignment_attack(public, d.transform(public[:2]), 4, perm=np.arange(2))
+    assert rec.shape == (2, 1, 4, 8) and torch.allclose(rec, public[:2], atol=1e-6)
+
+
+def test_estimate_permutation_names_known_x():
+    from privbook.disguise import estimate_permutation
+    x = torch.rand(2, 1, 8, 8)
+    with pytest.raises(TypeError, match='^known_x: expected a torch.Tensor'): estimate_permutation(x.tolist(), x, 4)
+    with pytest.raises(TypeError, match='^known_x: expected uint8 images'): estimate_permutation(x.int(), x, 4)
+
+
+def test_inversion_attack_takes_int_counts_from_one():
+    "steps, hidden and batch_size are ints >= 1: a float is refused naming the argument; 1 is allowed."
+    from privbook.disguise import inversion_attack
+    x = torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    for name in ('steps', 'hidden', 'batch_size'):
+        with pytest.raises(TypeError, match=f'^{name}: expected an int'): inversion_attack(x, x, x, **{name: 2.5})
+    out = inversion_attack(x, x, x[:2], steps=1, hidden=1, batch_size=1)
+    assert out.shape == (2, 1, 4, 4) and ((out >= 0) & (out <= 1)).all()
+
+
+def test_regression_attack_inverts_noiseless_rmt_from_uint8_pairs():
+    "Noise-free RMT is linear per position, so least squares on enough known pairs (with the true permutation) recovers every R_j: the targets come back exactly, as float32 images in [0,1], whether the known originals are uint8 or float."
+    from privbook.disguise import regression_attack
+    g = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (24, 1, 8, 8), dtype=torch.uint8, generator=g)
+    d = Disguise('rmt-orth', 4, seed=0)
+    y = d.transform(x)
+    rec = regression_attack(x[:20], y[:20], y[20:], 4, perm=d.key.perm)
+    assert rec.dtype == torch.float32 and rec.shape == (4, 1, 8, 8)
+    assert torch.allclose(rec, x[20:].float() / 255, atol=1e-4)
+    assert torch.allclose(regression_attack(x[:20].float() / 255, y[:20], y[20:], 4, perm=d.key.perm), rec, atol=1e-5)

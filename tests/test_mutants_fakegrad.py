@@ -312,3 +312,127 @@ def test_load_key_says_which_fields_must_be_strings(tmp_path):
     doc['mac'] = core.key_file_mac(fakegrad._mac_key(bytes.fromhex(doc['nonce'])), doc)
     (tmp_path/'e.json').write_text(json.dumps(doc)); (tmp_path/'e.json').chmod(0o600)
     with pytest.raises(ValueError, match=r'^path:.*\(layer and fingerprint must be strings\)'): fakegrad.load_key(tmp_path/'e.json')
+
+
+# ---------------------------------------------------------------------------------------------- survivors of the second sample
+def _corner_images():
+    "Images at corners of [0,1]^16: DeepFool's clipping cuts its linearised step, so a linear model needs several steps."
+    x = torch.ones(4, 1, 4, 4); x[1] = 0
+    x[2:] = torch.rand(2, 1, 4, 4, generator=torch.Generator().manual_seed(0)).round()
+    return x
+
+
+def test_deepfool_eval_runs_the_steps_given_and_counts_them_as_ints():
+    "deepfool_eval's `steps` bounds DeepFool's linearisations; the per-image step counts are integers."
+    m, x = linear_model(), _corner_images()
+    with torch.no_grad(): y = m(x).argmax(1)
+    full = fakegrad.deepfool_eval(m, m, x, y)                          # default 50 steps: clipping makes some images need more than one
+    assert (full['steps'] > 1).any() and full['fooled'].all()
+    one = fakegrad.deepfool_eval(m, m, x, y, steps=1)
+    assert (one['steps'] == 1).all() and not one['fooled'].all()       # one clipped step does not cross every boundary
+    for r in (full, one): assert r['steps'].dtype == torch.int64
+
+
+@pytest.mark.parametrize('overshoot', [None, 0.5])
+def test_deepfool_eval_overshoot_scales_the_minimal_perturbation(overshoot):
+    """On an affine classifier DeepFool's first step lands on the closest boundary: ||r|| = d + 1e-4 with
+    d = min_k |f_k - f_l| / ||w_k - w_l||; the overshoot eta (default 0.02) makes ||x_adv - x|| = (1 + eta) (d + 1e-4)."""
+    m = linear_model()
+    x = 0.4 + 0.2 * torch.rand(6, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad(): f = m(x)
+    lab, W = f.argmax(1), m[1].weight.detach()
+    d = torch.stack([min((f[i, k] - f[i, lab[i]]).abs() / (W[k] - W[lab[i]]).norm() for k in range(4) if k != lab[i])
+                     for i in range(len(x))])
+    r = (fakegrad.deepfool_eval(m, m, x, lab) if overshoot is None else fakegrad.deepfool_eval(m, m, x, lab, overshoot=overshoot))
+    eta = 0.02 if overshoot is None else overshoot
+    assert ((r['x_adv'] > 0) & (r['x_adv'] < 1)).all()                 # the clip to [0,1] does not bind
+    assert (r['steps'] == 1).all() and r['fooled'].all()
+    assert torch.allclose(r['l2'], (1 + eta) * (d + 1e-4), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize('candidates', [0, 1])
+def test_deepfool_needs_two_candidate_classes(candidates):
+    "`candidates` counts the current label and the classes it may move to: fewer than 2 leaves no boundary to step to."
+    with pytest.raises(ValueError, match='^candidates: expected an int >= 2'): fakegrad.DeepFool(linear_model(), candidates=candidates)
+    assert fakegrad.DeepFool(linear_model(), candidates=2).candidates == 2
+
+
+def test_deepfool_holds_one_forward_graph_at_a_time():
+    """`batch` docment: memory is one forward graph of `batch` images. When DeepFool linearises the image again, no
+    tensor saved by the previous step's graph is still alive (counted through autograd's saved-tensor hooks)."""
+    live, at_forward = [0], []
+    class Saved:
+        def __init__(self, t): self.t = t; live[0] += 1
+        def __del__(self): live[0] -= 1
+    class Probe(nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+        def forward(self, x):
+            at_forward.append(live[0])
+            return self.model(x)
+    m = Probe(linear_model())
+    x = torch.ones(1, 1, 4, 4)                                          # a corner image: several steps (see _corner_images)
+    with torch.no_grad(): lab = m(x).argmax(1)
+    at_forward.clear()
+    atk = fakegrad.DeepFool(m, candidates=2, batch=1)
+    with torch.autograd.graph.saved_tensors_hooks(Saved, lambda s: s.t):
+        atk(x, lab)
+    assert len(at_forward) > 2 and atk.n_steps.item() > 1
+    assert at_forward == [0] * len(at_forward)
+
+
+def test_protect_records_the_scale_used():
+    "pm.fakegrad holds the public facts of the protection, the scaling factor S_a among them (as a float)."
+    m, x = linear_model(), torch.rand(3, 1, 4, 4)
+    pm, _ = fakegrad.protect(m, scale=3, seed=0, example=x)
+    assert pm.fakegrad == dict(method='fake_gradient', layer='1', num_classes=4, scale=3.0, fake_bias='paper')
+    assert isinstance(pm.fakegrad['scale'], float)
+    assert fakegrad.protect(m, seed=0, example=x)[0].fakegrad['scale'] == 2.0          # the default S_a
+
+
+def test_fake_biases_authors_rule_default_scale_is_two():
+    "fake_biases' signature documents S_a = 2.0: b_F = (max b - |b|) * 2 * sign(b), sign(0) = +1 (the authors' rule)."
+    b = torch.tensor([1.0, -0.5, 0.0, 0.25])
+    assert torch.equal(fakegrad.fake_biases(b, fake_bias='authors'), torch.tensor([0.0, -1.0, 2.0, 1.5]))
+
+
+def test_random_weight_without_a_seed_draws_fresh_fake_weights():
+    "seed=None (the default): key and Gaussian W_F come from the CSPRNG; two calls differ, and each decrypts exactly."
+    m, x = linear_model(), torch.rand(3, 1, 4, 4)
+    (pa, ka), (pb, kb) = fakegrad.random_weight(m, example=x), fakegrad.random_weight(m, example=x)
+    with torch.no_grad():
+        for p, k in ((pa, ka), (pb, kb)): assert (fakegrad.decrypt(p(x), k) - m(x)).abs().max() <= 1e-6
+    Wa = pa[1].weight.detach()[fakegrad.fake_indices(ka)]               # the K fake rows, in class order
+    Wb = pb[1].weight.detach()[fakegrad.fake_indices(kb)]
+    assert not torch.equal(Wa, Wb)
+
+
+def test_find_fc_names_the_linear_layers_when_the_layer_is_missing():
+    "An unknown `layer` is refused by name, with the model's nn.Linear layers listed to choose from."
+    m = nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.ReLU(), nn.Linear(8, 4))
+    with pytest.raises(ValueError, match=r"^layer: no submodule 'fc' in the model; its nn.Linear layers are \['1', '3'\]"):
+        fakegrad.find_fc(m, 'fc', torch.rand(2, 1, 4, 4))
+
+
+@pytest.mark.parametrize('bad', [[[0.5, -1.0]], None])
+def test_fake_weights_refuse_what_is_not_a_tensor_naming_its_type(bad):
+    with pytest.raises(ValueError, match=r'^W_o: expected a K x D float weight matrix, got ' + type(bad).__name__ + '$'):
+        fakegrad.fake_weights(bad)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason='needs CUDA: the fingerprint of a CPU layer needs no device move')
+def test_protect_on_the_gpu_gives_the_same_fingerprint_as_on_the_cpu():
+    "The public fingerprint identifies the protected layer whatever device it lives on (it hashes a CPU float32 copy)."
+    m, x = linear_model(), torch.rand(3, 1, 4, 4)
+    _, k_cpu = fakegrad.protect(m, seed=0, example=x)
+    pm, k_gpu = fakegrad.protect(linear_model().cuda(), seed=0, example=x.cuda())
+    assert k_gpu.fingerprint == k_cpu.fingerprint
+    assert fakegrad.check_key(k_gpu, pm) is k_gpu
+
+
+def test_make_attack_square_uses_the_square_attacks_initial_square_size():
+    "Square Attack (Andriushchenko et al.) starts from squares covering p_init = 0.8 of the image (its and torchattacks' default): the attack evaluated is the published one."
+    import inspect, torchattacks
+    a = fakegrad.make_attack('square', linear_model(), eps=0.1)
+    assert a.p_init == inspect.signature(torchattacks.Square.__init__).parameters['p_init'].default == 0.8

@@ -426,3 +426,83 @@ def test_finetune_prints_no_progress(xy, capsys):
     fmd.finetune(_net(0), x, y, epochs=1)
     out = capsys.readouterr()
     assert out.out == '' and out.err == ''
+
+
+# ---------------------------------------------------------------------------------------------- sample survivors (fmd review)
+def test_check_error_reports_the_images_shape(xy):
+    "A model with `input_shape` refuses images of another shape, and the error names the images' own (C, H, W)."
+    _, y = xy
+    m = _net(3)
+    m.input_shape = (1, 8, 8)
+    with pytest.raises(ValueError, match=r'^x: expected images of shape \(1, 8, 8\) for this model, got \(1, 10, 10\)$'):
+        fmd.protect(m, torch.rand(2, 1, 10, 10), y[:2], 0, steps=1)
+    with pytest.raises(ValueError, match=r'got \(3, 8, 8\)$'): fmd.perturb('none', m, torch.rand(2, 3, 8, 8), y[:2], layer=0)
+
+
+def test_setting_paper_scale_keeps_a_seeded_pool_of_test_images(tmp_path, monkeypatch):
+    "At paper scale a paper dataset's test split is streamed and `setting` keeps a seeded subset of `PAPER_TEST_POOL` images."
+    test = tmp_path/'celebahq'/'test'
+    for v in range(10, 60, 10):                                                          # 5 test images, one grey level each
+        (test/'ab'[v % 20 // 10]).mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((6, 6, 3), v, np.uint8)).save(test/'ab'[v % 20 // 10]/f'{v}.png')
+    monkeypatch.setattr(fmd, 'PAPER_TEST_POOL', 3)                                       # a pool smaller than the split
+    _, te = fmd.setting('celebahq', archs=(), scale='paper', data_root=tmp_path, seed=0)
+    x, y = te.tensors
+    assert x.shape == (3, 3, 224, 224) and len(y) == 3                                  # the pool, at the paper's size
+    vals = (x[:, 0, 0, 0] * 255).round().int().tolist()
+    assert len(set(vals)) == 3 and set(vals) <= set(range(10, 60, 10))                  # distinct test images
+    assert torch.equal(fmd.setting('celebahq', archs=(), scale='paper', data_root=tmp_path, seed=0)[1].tensors[0], x)
+
+
+def test_perturb_feature_only_is_fmd_with_lambda_zero(pair, xy):
+    "The feature_only baseline is FMD with lambda = 0 (the MSE term alone), whatever `lam` is passed, from the same seeded start."
+    auth, _ = pair
+    x, y = xy
+    xs = fmd.perturb('feature_only', auth, x, y, layer=0, eps=8/255, alpha=2/255, steps=2, lam=3.0, seed=0)
+    assert torch.equal(xs, fmd.protect(auth, x, y, 0, 8/255, 2/255, 2, 0.0, seed=0))
+    assert torch.equal(xs, fmd.perturb('fmd', auth, x, y, layer=0, eps=8/255, alpha=2/255, steps=2, lam=0.0, seed=0))
+    assert (xs - x).abs().max() <= 8/255 + 1e-6 and xs.min() >= 0 and xs.max() <= 1
+
+
+class _Count(nn.Module):
+    "A classifier that counts the images it classifies without gradients."
+    def __init__(self, net): super().__init__(); self.net, self.seen = net, 0
+    def forward(self, x):
+        if not x.requires_grad: self.seen += len(x)
+        return self.net(x)
+
+def test_preprocessed_scores_classifies_model_free_images_once(xy):
+    "nbs/10_fmd: model-free methods' images are the same in every row, so each model classifies them once per preprocessing."
+    x, y = xy
+    zoo = {'a': _Count(_net(0)), 'b': _Count(_net(1)), 'c': _Count(_net(2))}
+    df = fmd.transfer_matrix(zoo, x, y, layers=0, steps=1, baselines=('uniform', 'none'), progress=False, keep_images=True)
+    for m in zoo.values(): m.seen = 0
+    out = fmd.preprocessed_scores(df, zoo, y, kinds=('none', 'bits4'), methods=['uniform', 'none'])
+    assert all(m.seen == 2 * 2 * len(x) for m in zoo.values())                          # 2 methods x 2 kinds, once each
+    for k in ('none', 'bits4'):
+        for meth in ('uniform', 'none'):
+            c = out[(meth, k)]
+            assert all(np.array_equal(c[i], c[0]) for i in range(3))                     # the same images in every row
+    assert np.array_equal(out[('uniform', 'none')], df.attrs['correct']['uniform'])
+
+
+def test_transfer_matrix_long_table_records_each_runs_settings(pair, xy):
+    "Each measurement row records eps, alpha and lambda; lambda is the CE weight for FMD and 0 for the baselines (no CE term)."
+    zoo = dict(zip('ab', pair))
+    x, y = xy
+    df = fmd.transfer_matrix(zoo, x, y, layers=0, eps=8/255, alpha=2/255, steps=1, lam=0.5,
+                             baselines=('uniform', 'feature_only'), progress=False)
+    long = df.attrs['long']
+    assert (long.eps == 8/255).all() and (long.alpha == 2/255).all()
+    assert long.groupby('method').lam.unique().map(list).to_dict() == {'fmd': [0.5], 'feature_only': [0.0], 'uniform': [0.0]}
+
+
+def test_transfer_matrix_correctness_is_a_boolean_mask(pair, xy):
+    "attrs['correct'][method] is a bool A x U x n array (as `scores` documents), usable as a mask, matching the accuracies."
+    zoo = dict(zip('ab', pair))
+    x, y = xy
+    df = fmd.transfer_matrix(zoo, x, y, layers=0, steps=1, baselines=('none',), progress=False)
+    for meth, c in df.attrs['correct'].items():
+        assert c.dtype == bool and c.shape == (2, 2, len(x))
+        mat = df if meth == 'fmd' else df.attrs['baselines'][meth]
+        assert [100 * len(y[c[i, j]]) / len(y) for i in range(2) for j in range(2)] == pytest.approx(mat.to_numpy().flatten().tolist())

@@ -471,3 +471,75 @@ def test_condition_claim_with_a_failed_gate_is_untestable(rec, not_dry):
     v = ho.condition_claim(rec, tab, 'the cloak protects', 'cloaked', 'original', 'gallery', '<', gate_failed='the gallery recognizer does not beat eigen')
     row = rec.frame().iloc[-1]
     assert v == 'untestable' and row.verdict == 'untestable' and row.reason.startswith('the gallery recognizer does not beat eigen')
+
+
+# --- survivors of the later sample (notes/surv-hyperobf.txt) ---
+
+def test_train_invnet_loss_history_is_the_mean_ssim_loss_of_each_pass():
+    "`loss_history` holds each pass's mean loss 1 - SSIM over the pairs: with lr = 0 the net never moves, so every pass's\n    mean is 1 - SSIM(net(xp), x) averaged over all 5 pairs (batches of 2, 2 and 1 weighted by their sizes)."
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(5, 1, 8, 8, generator=g) * 0.6 + 0.2
+    xp = (x + 0.1 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    net = ho.train_invnet(xp, x, epochs=2, batch_size=2, lr=0., width=2, tol=None)
+    want = (1 - metrics.ssim(ho.restore(net, xp), x)).mean().item()
+    assert net.epochs_run == 2 and net.steps_run == 6
+    assert net.loss_history == pytest.approx([want, want], rel=1e-5)
+
+
+def test_cloak_info_reports_the_ssim_and_dssim_of_each_cloaked_image():
+    "`return_info`: per image the DSSIM (within the budget rho) and the SSIM of the cloak to its clean image, SSIM = 1 - 2 DSSIM."
+    torch.manual_seed(0)
+    m = ho.MaskNet(1, 1, 8, 2)
+    x = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0)) * 0.6 + 0.2
+    xc, info = ho.cloak(m, x, rho=0.05, steps=3, return_info=True)
+    torch.testing.assert_close(info['ssim'], metrics.ssim(x, xc), atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(info['dssim'], metrics.dssim(x, xc), atol=1e-5, rtol=1e-5)
+    assert (info['dssim'] <= 0.05 + 1e-6).all() and (info['ssim'] < 1).all()
+
+
+def test_load_faces_refuses_a_split_with_one_private_identity(tmp_path):
+    "`n_public` must leave at least 2 private identities (a recognizer tells identities apart): of 3, 1 public is the most."
+    _write_faces(tmp_path/'faces', 3, 2)
+    kw = dict(image_size=8, n_train=1, n_test=1)
+    with pytest.raises(ValueError, match='^n_public: 2 leaves fewer than 2 private identities of 3'):
+        ho.load_faces(f"imagefolder:{tmp_path/'faces'}", n_public=2, **kw)
+    f = ho.load_faces(f"imagefolder:{tmp_path/'faces'}", n_public=1, **kw)
+    assert f.num_classes == 2 and len(f.public_y) == 2 and torch.bincount(f.train_y).tolist() == [1, 1]
+
+
+def test_condition_claim_default_tol_is_that_of_metrics_claim(rec, not_dry):
+    "The docment says op / than / tol are 'as in `metrics.claim`': by default the claim row records tol = 0, as metrics.claim does."
+    import inspect
+    tab = pd.DataFrame(_recognition_rows('gallery', [0.1] * 6, 'cloaked') + _recognition_rows('gallery', [0.9] * 6, 'original'))
+    assert ho.condition_claim(rec, tab, 'the cloak protects', 'cloaked', 'original', 'gallery') == 'reproduced'
+    row = rec.frame().iloc[-1]
+    assert row.metric == 'claim' and row.tol == inspect.signature(metrics.claim).parameters['tol'].default == 0
+
+
+def test_gate_invnets_rows_record_passes_steps_and_last_loss(rec, not_dry):
+    "One `invnet_converged` row per InvNet (0: not converged) with its passes, steps and the loss of its last pass."
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(4, 1, 8, 8, generator=g)
+    xp = (x + 0.05 * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    nets = {'a': ho.train_invnet(xp, x, steps=2, batch_size=4, width=2, tol=None),
+            'b': ho.train_invnet(xp, x, steps=3, batch_size=2, width=2, tol=None, seed=1)}
+    ho.gate_invnets(rec, nets, enforce=False)
+    rows = rec.frame().query("metric == 'invnet_converged'")
+    assert rows.invnet.tolist() == ['a', 'b'] and rows.value.tolist() == [0, 0]
+    assert rows.epochs.tolist() == [2, 2] and rows.steps.tolist() == [2, 3]
+    assert rows.last_loss.tolist() == pytest.approx([nets['a'].loss_history[-1], nets['b'].loss_history[-1]])
+
+
+def test_attack_success_names_an_empty_target_list():
+    f = _toy_faces()
+    with pytest.raises(ValueError, match='^targets: expected at least one target identity'): ho.attack_success(f, {}, protocol='pixel')
+
+
+def test_recognition_table_reports_progress_per_condition():
+    "`progress(done, total, condition)` after each condition: done of the conditions, their number, the condition's name."
+    f = _toy_faces()
+    noise = {0: torch.rand(3, 1, 4, 4, generator=torch.Generator().manual_seed(1))}
+    calls = []
+    ho.recognition_table(f, {'clean': {}, 'noise': noise}, [0], {'pixel': dict(protocol='pixel')}, repeats=1,
+                         progress=lambda *a: calls.append(a))
+    assert calls == [(1, 2, 'clean'), (2, 2, 'noise')]

@@ -246,3 +246,71 @@ def test_proportion_ci_bootstrap_uses_its_seed():
     groups = np.repeat(np.arange(6), 6)
     a, b = (metrics.proportion_ci(v, groups=groups, seed=s, n_boot=200) for s in (0, 1))
     assert metrics.proportion_ci(v, groups=groups, n_boot=200) == a and (a.lo, a.hi) != (b.lo, b.hi)
+
+
+# ---------------------------------------------------------------------------------------------- sample of surv-metrics.txt
+def test_bootstrap_diff_unpaired_interval_surrounds_the_difference_of_means():
+    "Unpaired: the interval of mean(a) - mean(b) holds the estimate, and every resampled difference lies in [min a - max b, max a - min b]."
+    a, b = 1 + np.arange(10.) / 10, np.arange(12.) / 10                # means 1.45 and 0.55: difference 0.9
+    ci = metrics.bootstrap_diff(a, b, paired=False)
+    assert ci.est == pytest.approx(0.9) and ci.n == 22 and ci.level == 0.95
+    assert a.min() - b.max() <= ci.lo < 0.9 < ci.hi <= a.max() - b.min()
+
+
+def test_bootstrap_ci_is_reproducible_from_its_seed():
+    "The same data and `seed` give the same interval; another seed resamples differently."
+    v = np.arange(20.) ** 2
+    ci = metrics.bootstrap_ci(v)
+    assert metrics.bootstrap_ci(v, seed=0) == ci and metrics.bootstrap_ci(v, seed=1) != ci
+    assert ci.lo < v.mean() < ci.hi
+
+
+def test_proportion_ci_with_groups_defaults_to_2000_resamples():
+    "`n_boot` defaults to 2000 (the signature), as in `bootstrap_ci`: the hull uses the same two-level bootstrap."
+    g = np.repeat(np.arange(10), 20)
+    v = (np.tile(np.arange(20), 10) < g**2 / 5).astype(float)          # group i: ceil(i^2 / 5) of its 20 outcomes are 1
+    ci, w, b = metrics.proportion_ci(v, groups=g), metrics.proportion_ci(v), metrics.bootstrap_ci(v, g)
+    assert ci == metrics.proportion_ci(v, groups=g, n_boot=2000)
+    # the groups differ far more than independent outcomes would: both ends of the hull are the bootstrap's
+    assert (ci.lo, ci.hi) == (b.lo, b.hi) and b.lo < w.lo and b.hi > w.hi
+
+
+def test_capped_ratio_ci_combines_bonferroni_wilson_intervals():
+    "Docstring: Wilson intervals at level 1 - (1 - level)/2 each (0.975 for 95%), then lower / upper and upper / lower."
+    ci = metrics.capped_ratio_ci(30, 40, 50)
+    a, b = metrics.proportion_ci(30, 50, level=0.975), metrics.proportion_ci(40, 50, level=0.975)
+    assert ci.est == pytest.approx(0.75) and (ci.n, ci.level) == (50, 0.95)
+    assert ci.lo == pytest.approx(a.lo / b.hi, abs=1e-12) and ci.hi == pytest.approx(min(a.hi / b.lo, 1.), abs=1e-12)
+    ci = metrics.capped_ratio_ci(20, 40, 50, level=0.9)                 # 0.95 each
+    a, b = metrics.proportion_ci(20, 50, level=0.95), metrics.proportion_ci(40, 50, level=0.95)
+    assert ci.lo == pytest.approx(a.lo / b.hi, abs=1e-12) and a.hi / b.lo < 1 and ci.hi == pytest.approx(a.hi / b.lo, abs=1e-12)
+
+
+def test_capped_ratio_ci_caps_estimate_and_interval_at_1():
+    "min(k_a / k_b, 1): A above B gives estimate 1 and an interval inside [0, 1]."
+    ci = metrics.capped_ratio_ci(500, 490, 500)
+    assert ci.est == 1. and ci.hi == 1. and 0.95 < ci.lo <= 1.
+
+
+def test_effect_verdict_widened_interval_includes_its_ends():
+    "The paper's value exactly at an end of `ci` widened by `tol` lies in it (a closed interval): reproduced, since `ci` excludes 0."
+    ci = Interval(0.5, 0.25, 0.75, 10)
+    assert metrics.effect_verdict(ci, paper=0.125, tol=0.125) == 'reproduced'    # lo - tol
+    assert metrics.effect_verdict(ci, paper=0.875, tol=0.125) == 'reproduced'    # hi + tol
+    assert metrics.effect_verdict(ci, paper=0.25) == 'reproduced'                # lo, tol = 0
+    assert metrics.effect_verdict(ci, paper=0.1, tol=0.125) == 'not reproduced'
+
+
+def test_level_of_a_wrong_type_is_refused_with_the_type_it_got():
+    with pytest.raises(TypeError, match=r'^level: expected a number in \(0, 1\), got str'): metrics.proportion_ci(3, 10, level='0.9')
+    with pytest.raises(TypeError, match=r'^level: expected a number in \(0, 1\), got list'): metrics.bootstrap_ci([1., 2.], level=[0.9])
+
+
+def test_confidence_distortion_refuses_non_tensors_with_the_type_it_got():
+    p = torch.full((2, 2), 0.5)
+    with pytest.raises(TypeError, match=r'^q: expected a tensor of probability vectors N x K, got list'): metrics.confidence_distortion(p, [[.5, .5]] * 2)
+    with pytest.raises(TypeError, match=r'^p: expected a tensor of probability vectors N x K, got ndarray'): metrics.confidence_distortion(p.numpy(), p)
+
+
+def test_proportion_diff_says_pairs_need_as_many_outcomes():
+    with pytest.raises(ValueError, match=r'^b: paired outcomes need as many values as a \(2\), got 3'): metrics.proportion_diff([0, 1], [0, 1, 1])

@@ -684,3 +684,131 @@ def test_adaptive_attacker_trains_against_the_madry_setting_and_reuses_the_cache
 def test_train_mid_names_its_training_set_in_errors():
     bad = TensorDataset(torch.rand(4, 3, 3), torch.arange(4) % 2)      # not N x C x H x W
     with pytest.raises((ValueError, TypeError), match='train'): M.train_mid(M.VIBClassifier(2), bad, epochs=1)
+
+
+def test_check_probs_accepts_a_single_class():
+    "Confidence vectors N x K need only K >= 1: a one-class vector (all mass on its only class) is valid; K = 0 is not."
+    one = torch.ones(3, 1)
+    assert M._check_probs(one) is one
+    assert torch.equal(M.rounding(one), one) and torch.equal(M.top_k(one, 1), one) and torch.equal(M.label_only(one), one)
+    with pytest.raises(ValueError, match=r'^probs: expected shape N x K \(N, K >= 1\), got \(3, 0\)'): M._check_probs(torch.ones(3, 0))
+
+
+def test_mnist5k_digits_are_32x32(monkeypatch):
+    "The digits domain is 32x32 (setup_domain's docments): the embedded mnist5k stand-in is resized to 32x32 like MNIST (stored 28x28)."
+    monkeypatch.setattr(M.pdata, 'load', fake_load)
+    sz = {**M.SIZES['digits']['smoke'], **TINY}
+    (xp, _), (xa, _), (xe, _), _, _ = M._digits('smoke', None, 0, sz, 'mnist5k')
+    assert xp.shape[1:] == xa.shape[1:] == xe.shape[1:] == (1, 32, 32)
+
+
+def test_holdout_error_states_the_largest_accepted_size():
+    "n_val must leave at least one auxiliary training image: the error names n_val and its range 1..N-1, and N-1 is accepted."
+    x, y = _images(10, 7, 8)
+    for bad in (0, 10, 11):
+        with pytest.raises(ValueError, match=r'^n_val: expected 1\.\.9 held-out auxiliary images, got ' + str(bad)): M._holdout(x, y, bad, 0)
+    (xt, _), (xv, _) = M._holdout(x, y, 9, 0)
+    assert len(xt) == 1 and len(xv) == 9
+
+
+def test_defend_names_the_classifier_output_in_shape_errors():
+    "A classifier whose output is not N x K logits is reported as the 'classifier output'."
+    x = torch.rand(3, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    clf = nn.Sequential(nn.Flatten(), nn.Linear(64, K), nn.Unflatten(1, (K, 1)))   # N x K x 1
+    with pytest.raises(ValueError, match=r'^classifier output: expected shape N x K'): M.defend(clf, x, M.Inversion(K, 1, 8, hidden=0))
+
+
+def test_mid_for_fine_tunes_like_adaptive_attacker_and_reuses_the_cache(monkeypatch):
+    "mid_for's attacker is fine-tuned 'as adaptive_attacker' (half the inversion learning rate, n_ft images); by default (retrain=False) cached models are reused."
+    import inspect
+    lr0 = inspect.signature(M.train_inversion).parameters['lr'].default   # the learning rate when none is passed
+    seen = []
+    def fake_cached(key, build, train, retrain=False):
+        seen.append(dict(what=key['what'], retrain=retrain))
+        m = build()
+        train(m)
+        return m
+    monkeypatch.setattr(M, 'cached', fake_cached)
+    monkeypatch.setattr(M, 'train_mid', lambda m, *a, **kw: m)
+    monkeypatch.setattr(M, 'train_inversion', lambda m, clf, x, epochs, **kw: seen[-1].update(kw, n=len(x), epochs=epochs))
+    d = SimpleNamespace(sizes=dict(n_ft=4, ft_epochs=1, inv_lr=2e-4, bs=2, ndf=2, clf_epochs=1), attacker=nn.Identity(), key={'seed': 0},
+                        classifier=nn.Identity(), num_classes=3, image_size=8, private=(torch.rand(6, 1, 8, 8), torch.arange(6) % 3),
+                        aux=(torch.rand(7, 1, 8, 8), torch.arange(7) % 3))
+    M.mid_for(d)
+    M.adaptive_attacker(d, {'test': 'plain'})
+    mid, att, ada = seen
+    assert mid['what'] == 'mid' and att['what'] == 'mid-attacker-ft' and all(s['retrain'] is False for s in seen)
+    assert att.get('lr', lr0) == ada.get('lr', lr0) == 2e-4 / 2 and att['n'] == ada['n'] == 4 and att['epochs'] == ada['epochs'] == 1
+
+
+def test_paper_attacker_trains_with_the_domains_seed(dom, monkeypatch):
+    "The attacker's batch order follows the domain's seed: the same initial weights trained under another seed give another model."
+    monkeypatch.setattr(M, 'cached', lambda key, build, train, retrain=False: train(build()).eval())   # always train, never save
+    def att(seed):
+        d = SimpleNamespace(**{**vars(dom), 'key': {**dom.key, 'seed': seed}, 'sizes': {**dom.sizes, 'bs': 8}})
+        torch.manual_seed(0)
+        return M.paper_attacker(d, epochs=1)
+    a0, a0b, a1 = att(0), att(0), att(1)
+    assert torch.equal(a0.decoder[0].weight, a0b.decoder[0].weight)      # reproducible
+    assert not torch.equal(a0.decoder[0].weight, a1.decoder[0].weight)   # another seed, another batch order
+
+
+def test_ratio_ci_resamples_groups_and_checks_their_count():
+    "With groups, the bootstrap resamples whole groups first: groups with very different means widen the interval; one group per value is required."
+    a = np.repeat([1., 2., 3.], 10)                  # every group constant: all the spread is between the groups
+    b = np.ones(30)
+    plain, grouped = M.ratio_ci(a, b, n_boot=400), M.ratio_ci(a, b, groups=np.repeat([0, 1, 2], 10), n_boot=400)
+    assert plain.est == grouped.est == 2.0
+    assert grouped.hi - grouped.lo > 2 * (plain.hi - plain.lo)   # 3 clusters (sd/sqrt(3)) vs 30 iid values (sd/sqrt(30))
+    with pytest.raises(ValueError, match=r'^groups: expected one group per value \(30\), got 29'): M.ratio_ci(a, b, groups=np.zeros(29, int))
+
+
+def test_setup_domain_retrains_when_a_size_changes(tmp_path, monkeypatch):
+    "The cache is keyed by the sizes: the same domain with more classifier epochs trains a new classifier instead of reusing the cached one."
+    monkeypatch.setenv('PRIVBOOK_CACHE', str(tmp_path / 'cache'))
+    monkeypatch.delenv(DRY_ENV, raising=False)
+    monkeypatch.setattr(M.pdata, 'load', fake_load)
+    kw = {**TINY, 'att_epochs': 1}
+    a = M.setup_domain('digits', 'smoke', data_root=str(tmp_path), defender=False, **kw)
+    b = M.setup_domain('digits', 'smoke', data_root=str(tmp_path), defender=False, **kw)
+    c = M.setup_domain('digits', 'smoke', data_root=str(tmp_path), defender=False, **{**kw, 'clf_epochs': 2})
+    assert torch.equal(a.classifier.fc[-1].weight, b.classifier.fc[-1].weight)       # same sizes: the cached classifier
+    assert not torch.equal(a.classifier.fc[-1].weight, c.classifier.fc[-1].weight)   # two epochs, not the cached one
+
+
+def test_summarize_log_loss_is_the_mean_nll():
+    "The nll column is the mean per-image log loss (not rescaled), inside its interval."
+    g = torch.Generator().manual_seed(3)
+    nll = torch.rand(30, generator=g)
+    r = M.summarize({'None': _m(1 + torch.rand(30, generator=g), nll)}, np.repeat([0, 1, 2], 10), n_boot=100).loc['None']
+    assert math.isclose(r.nll, nll.double().mean().item(), rel_tol=1e-9) and r.nll_lo <= r.nll <= r.nll_hi and r.nll_hi < 1
+
+
+def test_train_inversion_names_lr_in_errors():
+    "A learning rate <= 0 is an error that names lr."
+    x = torch.rand(4, 1, 8, 8)
+    with pytest.raises(ValueError, match='^lr: expected a finite number > 0'):
+        M.train_inversion(M.Inversion(K, 1, 8, hidden=0), nn.Sequential(nn.Flatten(), nn.Linear(64, K)), x, lr=0.)
+
+
+def test_train_inversion_adversarial_defends_half_of_each_batch_by_default(monkeypatch):
+    "mix defaults to 0.5: with adversarial training, the first half of each batch gets the defended outputs."
+    seen = []
+    monkeypatch.setattr(M, 'defend_logits', lambda c, inv, x=None, **kw: seen.append(len(c)) or torch.softmax(c, 1))
+    x = torch.rand(16, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    M.train_inversion(M.Inversion(K, 1, 8, hidden=0), nn.Sequential(nn.Flatten(), nn.Linear(64, K)), x, epochs=1, batch_size=8, adversarial={})
+    assert seen == [4, 4]
+
+
+def test_train_ppf_is_silent_by_default(capsys):
+    "progress defaults to False: train_ppf draws no progress bar."
+    x = torch.rand(8, 1, 8, 8, generator=torch.Generator().manual_seed(0))
+    torch.manual_seed(0)
+    M.train_ppf(nn.Sequential(nn.Flatten(), nn.Linear(64, K)), x, FixedAdversary(), epochs=1, batch_size=8, hidden=4)
+    assert capsys.readouterr().err == ''
+
+
+def test_classifier_names_num_classes_in_errors():
+    "A classifier needs at least two classes; the error names num_classes."
+    with pytest.raises(ValueError, match=r'^num_classes: expected an int >= 2, got 1'): M.Classifier(1)
