@@ -519,3 +519,67 @@ def test_regression_attack_inverts_noiseless_rmt_from_uint8_pairs():
     assert rec.dtype == torch.float32 and rec.shape == (4, 1, 8, 8)
     assert torch.allclose(rec, x[20:].float() / 255, atol=1e-4)
     assert torch.allclose(regression_attack(x[:20].float() / 255, y[:20], y[20:], 4, perm=d.key.perm), rec, atol=1e-5)
+
+
+# --- SEED=7 / SEED=8 survivors ---
+
+def test_load_key_refuses_an_edited_permutation_or_matrices(tmp_path):
+    "A block permutation or RMT matrices edited under a valid MAC no longer derive from the master secret: refused, naming what."
+    import base64, json
+    with pytest.warns(UserWarning, match='reproducible, not secret'): p = Disguise('aes-ecb', 4, seed=0, shape=(1, 8, 8)).save_key(tmp_path/'a.key')
+    f = json.loads(p.read_text())
+    perm = np.frombuffer(base64.b64decode(f['perm']), '<i8').copy(); perm[[0, 1]] = perm[[1, 0]]
+    f['perm'] = base64.b64encode(perm.astype('<i8').tobytes()).decode()
+    with pytest.raises(ValueError, match=r'^path: .*\(the stored block permutation do not derive from its master secret'): Disguise.load_key(_remac(tmp_path, f))
+    with pytest.warns(UserWarning, match='reproducible, not secret'): p = Disguise('rmt-orth', 4, seed=0, shape=(1, 8, 8)).save_key(tmp_path/'r.key')
+    f = json.loads(p.read_text())
+    R = np.frombuffer(base64.b64decode(f['R']), '<f8') * 2                      # every R_j doubled: still invertible
+    f['R'] = base64.b64encode(R.astype('<f8').tobytes()).decode()
+    with pytest.raises(ValueError, match=r'^path: .*\(the stored matrices R_j do not derive from its master secret'): Disguise.load_key(_remac(tmp_path, f, 'r2.key'))
+
+
+def test_load_key_refusals_name_the_file_and_the_aes_key_count(tmp_path):
+    "Edited or truncated AES keys under a valid MAC are refused with the file's path and the reason (the expected key count)."
+    import base64, json, re
+    with pytest.warns(UserWarning, match='reproducible, not secret'): p = Disguise('aes-ecb', 4, seed=0, shape=(1, 8, 8)).save_key(tmp_path/'k.key')
+    f = json.loads(p.read_text())
+    aes = bytearray(base64.b64decode(f['aes'])); aes[0] ^= 1
+    f['aes'] = base64.b64encode(bytes(aes)).decode()
+    bad = _remac(tmp_path, f)
+    with pytest.raises(ValueError, match=rf'^path: {re.escape(str(bad))} is not a valid disguise key file \(the stored AES keys do not derive'): Disguise.load_key(bad)
+    f['aes'] = base64.b64encode(bytes(aes[:48])).decode()                         # 3 keys for 4 block positions
+    with pytest.raises(ValueError, match=r'^path: .*\(expected 4 AES-128 keys, got 48 bytes\)'): Disguise.load_key(_remac(tmp_path, f))
+
+
+def test_frequency_attack_names_disguised_y():
+    from privbook.disguise import frequency_attack, frequency_permutation
+    x = torch.rand(3, 1, 8, 8)
+    with pytest.raises(ValueError, match=r'^disguised_y: float images must lie in \[0,1\]'): frequency_attack(x, x + 2, 4, perm=np.arange(4))
+    with pytest.raises(ValueError, match=r'^disguised_y: float images must lie in \[0,1\]'): frequency_permutation(x, x + 2, 4)
+
+
+def test_regression_attack_auto_intercept_from_2_s_plus_1_rows():
+    "intercept='auto' fits an intercept when there are >= 2(s+1) rows per position (docment): s = 2 needs 6 rows = 3 images of r = 2 rows; with 2 images it fits none."
+    from privbook.disguise import regression_attack
+    x = torch.rand(5, 1, 2, 2, generator=torch.Generator().manual_seed(0))
+    d = Disguise('rmt-orth', 2, noise=80, seed=0)                               # noise: the fits with and without intercept differ
+    y = d.transform(x)
+    fit = lambda m, b: regression_attack(x[:m], y[:m], y[3:], 2, perm=d.key.perm, intercept=b)
+    assert not torch.equal(fit(3, True), fit(3, False))
+    assert torch.equal(fit(3, 'auto'), fit(3, True))                            # exactly 2(s+1) = 6 rows
+    assert torch.equal(fit(2, 'auto'), fit(2, False))                           # 4 rows
+
+
+def test_disguise_says_only_small_aes_units_take_a_downscale_filter():
+    for method, unit in (('rmt-orth', 16), ('aes-ecb', 16)):
+        with pytest.raises(ValueError, match=rf'^downscale: only AES units smaller than 16 pixels are scaled, not {method} unit={unit}'):
+            Disguise(method, 4, unit=unit, downscale='bilinear', seed=0)
+
+
+def test_transform_refuses_a_block_that_tiles_only_one_side():
+    "The block must tile both the height and the width; one side off is enough to refuse (naming the block)."
+    for H, W in ((8, 10), (10, 8)):
+        with pytest.raises(ValueError, match=rf'^block: image size {H}x{W} is not divisible by the block 4x4'):
+            Disguise('aes-ecb', 4, seed=0).transform(torch.zeros(1, 1, H, W, dtype=torch.uint8))
+        with pytest.raises(ValueError, match=rf'^block: image size {H}x{W} is not divisible by the block 4x4'):
+            Disguise('rmt-orth', 4, seed=0, shape=(1, H, W))

@@ -436,3 +436,56 @@ def test_make_attack_square_uses_the_square_attacks_initial_square_size():
     import inspect, torchattacks
     a = fakegrad.make_attack('square', linear_model(), eps=0.1)
     assert a.p_init == inspect.signature(torchattacks.Square.__init__).parameters['p_init'].default == 0.8
+
+
+# ------------------------------------------------------------------------------ survivors of sample 78
+def test_protect_with_a_given_key_or_seed_keeps_the_keys_identity():
+    """The key `protect` returns is the key it was given, bound to the layer: same permutation, same secret nonce and so
+    the same public `key_id`; with an int seed the whole key (nonce included) is reproducible (`Key.generate` docment)."""
+    m, x = linear_model(), torch.rand(3, 1, 4, 4)
+    k = fakegrad.Key.generate(8, seed=1)
+    pm, kb = fakegrad.protect(m, key=k, example=x)
+    assert kb.key_id == k.key_id and torch.equal(kb.perm, k.perm) and kb.layer == '1'
+    assert bytes(pm.fakegrad_key_id.tolist()).hex() == k.key_id          # the id stored with the model is the given key's
+    assert fakegrad.protect(m, seed=3, example=x)[1] == fakegrad.protect(m, seed=3, example=x)[1]
+
+
+def test_protect_works_on_a_bfloat16_model():
+    "A bfloat16 classifier is protected like any float one: its layer is fingerprinted and the outputs decrypt exactly."
+    m, x = linear_model().to(torch.bfloat16), torch.rand(5, 1, 4, 4, dtype=torch.bfloat16)
+    pm, key = fakegrad.protect(m, seed=0, example=x)
+    assert fakegrad.check_key(key, pm) is key and len(key.fingerprint) == 64
+    with torch.no_grad(): assert torch.equal(fakegrad.decrypt(pm(x), key, model=pm), m(x))
+
+
+def test_protect_without_a_linear_layer_names_the_models_type():
+    "The error says which model has no nn.Linear layer (its class), under the argument's name."
+    class NoFC(nn.Module):
+        def forward(self, x): return x.flatten(1)
+    with pytest.raises(ValueError, match=r'^model: NoFC has no nn.Linear layer'): fakegrad.protect(NoFC(), example=torch.rand(2, 4))
+
+
+def test_trailing_softmax_error_names_the_module_type():
+    "A classifier ending in a Softmax module is refused, naming that module and its type (not the type of its output)."
+    m = nn.Sequential(nn.Flatten(), nn.Linear(16, 4), nn.Softmax(-1))
+    with pytest.raises(ValueError, match=r"^model: its output is not produced by a final nn.Linear but by '2' \(Softmax\)"):
+        fakegrad.protect(m, example=torch.rand(2, 1, 4, 4))
+
+
+def test_find_fc_traces_a_hidden_linear_that_returns_a_tuple():
+    """Only the final layer's output must be a tensor of logits: a hidden nn.Linear subclass that returns (features, aux)
+    does not stop the tracing, and the model is protected and decrypts exactly."""
+    class PairLinear(nn.Linear):
+        def forward(self, x):
+            y = super().forward(x)
+            return y, y.detach().norm()
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = PairLinear(16, 8), nn.Linear(8, 3)
+        def forward(self, x): return self.fc2(self.fc1(x.flatten(1))[0].relu())
+    torch.manual_seed(0)
+    m, x = Net(), torch.rand(4, 1, 4, 4)
+    assert fakegrad.find_fc(m, example=x) == ('fc2', m.fc2)
+    pm, key = fakegrad.protect(m, seed=0, example=x)
+    with torch.no_grad(): assert (fakegrad.decrypt(pm(x), key) - m(x)).abs().max() <= 1e-6

@@ -506,3 +506,113 @@ def test_transfer_matrix_correctness_is_a_boolean_mask(pair, xy):
         assert c.dtype == bool and c.shape == (2, 2, len(x))
         mat = df if meth == 'fmd' else df.attrs['baselines'][meth]
         assert [100 * len(y[c[i, j]]) / len(y) for i in range(2) for j in range(2)] == pytest.approx(mat.to_numpy().flatten().tolist())
+
+
+# ---------------------------------------------------------------------------------------------- sample 78's survivors (fmd review)
+def test_best_layer_tries_the_given_layers_and_needs_models_and_layers(pair, xy):
+    "`layers` restricts the Sec. 8.1 search to those candidates; no other model or no candidate is an error naming the argument."
+    auth, other = pair
+    x, _ = xy
+    y = models.predict(auth, x).argmax(1)
+    kw = dict(eps=8/255, alpha=4/255, steps=1, seed=0)
+    best, df = fmd.best_layer(auth, [other], x, y, layers=[2, 0], **kw)
+    assert df.index.tolist() == [2, 0] and best in (0, 2)                              # only the candidates, in the given order
+    for L in (0, 2):
+        xs = fmd.protect(auth, x, y, L, **kw)
+        assert df.loc[L].tolist() == pytest.approx([_acc(auth, xs, y), _acc(other, xs, y)])
+    with pytest.raises(ValueError, match='^others: expected at least one model$'): fmd.best_layer(auth, {}, x, y, **kw)
+    with pytest.raises(ValueError, match='^layers: expected at least one candidate layer$'): fmd.best_layer(auth, [other], x, y, layers=[], **kw)
+
+
+def test_feature_layer_type_error_names_the_type_given(pair):
+    "A layer that is neither an int index nor a module name is refused with a TypeError naming the type received."
+    auth, _ = pair
+    for bad, kind in ((1.0, 'float'), (True, 'bool'), (None, 'NoneType'), ([0], 'list')):
+        with pytest.raises(TypeError, match=rf'^layer: expected an int index into models\.conv_layers\(model\) or a module name, got {kind}$'):
+            fmd.feature_layer(auth, bad, (1, 8, 8))
+
+
+def test_protect_refuses_an_empty_batch_naming_it(pair, xy):
+    "batch_size must be an int >= 1; 0 (or less) is refused with an error that names `batch_size`."
+    auth, _ = pair
+    x, y = xy
+    for bad in (0, -2):
+        with pytest.raises(ValueError, match=rf'^batch_size: expected an int >= 1, got {bad}$'): fmd.protect(auth, x, y, 0, steps=1, batch_size=bad)
+    assert torch.equal(fmd.protect(auth, x, y, 0, steps=1, seed=0, batch_size=1), fmd.protect(auth, x, y, 0, steps=1, seed=0))  # 1 is fine
+
+
+def test_perturb_fmd_defaults_to_the_papers_lambda(pair, xy):
+    "perturb('fmd') is `protect` with the same defaults: lambda = 1, the paper's weight of the CE term (nbs/11_fmd_transfer)."
+    auth, _ = pair
+    x, y = xy
+    xs = fmd.perturb('fmd', auth, x, y, layer=0, eps=8/255, alpha=2/255, steps=2, seed=0)
+    assert torch.equal(xs, fmd.protect(auth, x, y, 0, 8/255, 2/255, 2, 1.0, seed=0))
+    assert not torch.equal(xs, fmd.protect(auth, x, y, 0, 8/255, 2/255, 2, 2.0, seed=0))   # lambda matters on these images
+
+
+def test_load_zoo_builds_the_models_on_the_requested_device(monkeypatch):
+    "Trained (or cached) zoo models come on `device`, as ImageNet's do."
+    got = []
+    def fake(arch, name, device=None, **k):
+        got.append(device)
+        return _net(0).to(core.get_device(device))                                    # as pretrained_or_trained: trained on `device`
+    monkeypatch.setattr(models, 'pretrained_or_trained', fake)
+    zoo = fmd.load_zoo('digits', archs=('m1', 'm2'), device='meta')
+    assert got == ['meta', 'meta'] and all(p.device.type == 'meta' for m in zoo.values() for p in m.parameters())
+
+
+def _olivetti_root(root, n_ids=2, photos=10):
+    "A fake Olivetti under `root`: identity c's photo k is a constant image of grey level (10 c + k + 1) / 255."
+    f = root/'olivetti'
+    f.mkdir(parents=True)
+    y = np.repeat(np.arange(n_ids), photos).astype(np.int64)
+    v = np.array([10 * c + k + 1 for c in range(n_ids) for k in range(photos)], np.float32) / 255
+    np.save(f/'olivetti_faces.npy', np.broadcast_to(v[:, None, None], (len(v), 64, 64)).copy())
+    np.save(f/'olivetti_faces_target.npy', y)
+
+
+def test_train_pool_and_setting_read_the_data_root(tmp_path, monkeypatch):
+    "`data_root` wins over $PRIVBOOK_DATA (data.data_root): train_pool and setting (cpu scale) read the dataset there."
+    _olivetti_root(tmp_path/'root')
+    monkeypatch.setenv('PRIVBOOK_DATA', str(tmp_path/'empty'))                          # nothing there: only data_root holds the data
+    x, y = fmd.train_pool('olivetti', 5, 8, seed=0, data_root=tmp_path/'root').tensors
+    vals = (x[:, 0, 0, 0] * 255).round().int().tolist()
+    assert x.shape == (5, 1, 8, 8) and len(set(vals)) == 5
+    assert all((v - 1) % 10 < 7 and (v - 1) // 10 == c for v, c in zip(vals, y.tolist()))   # training photos 0-6, with their identity
+    zoo, te = fmd.setting('olivetti', archs=(), scale='cpu', data_root=tmp_path/'root')
+    tv = (te.tensors[0][:, 0, 0, 0] * 255).round().int().tolist()
+    assert zoo == {} and sorted(tv) == [10 * c + k + 1 for c in range(2) for k in range(7, 10)]   # the test photos 7-9
+
+
+def test_transfer_matrix_pgd_steps_apply_to_pgd_only(pair, xy):
+    "`pgd_steps` sets the PGD baseline's iterations; FMD and the other baselines run `steps` (same seeded images as alone)."
+    zoo = dict(zip('ab', pair))
+    x, y = xy
+    df = fmd.transfer_matrix(zoo, x, y, layers=0, eps=8/255, alpha=2/255, steps=1, pgd_steps=3, baselines=('pgd',),
+                             seed=0, progress=False, keep_images=True)
+    im = df.attrs['images']
+    for a, m in zoo.items():
+        assert torch.equal(im['fmd'][a], fmd.protect(m, x, y, 0, 8/255, 2/255, 1, 1.0, seed=0))
+        assert torch.equal(im['pgd'][a], fmd.pgd(m, x, y, 8/255, 2/255, 3, seed=0))
+        assert not torch.equal(im['pgd'][a], fmd.pgd(m, x, y, 8/255, 2/255, 1, seed=0))
+
+
+def test_transfer_matrix_seed_fixes_every_methods_images(pair, xy):
+    "With a seed (default 0) a run is reproducible: each method's images are those the method makes alone with that seed."
+    zoo = dict(zip('ab', pair))
+    x, y = xy
+    df = fmd.transfer_matrix(zoo, x, y, layers=0, eps=8/255, alpha=2/255, steps=1, baselines=('uniform', 'feature_only'),
+                             progress=False, keep_images=True)
+    im = df.attrs['images']
+    for a, m in zoo.items():
+        assert torch.equal(im['uniform'][a], fmd.uniform_noise(x, 8/255, seed=0))
+        assert torch.equal(im['fmd'][a], fmd.protect(m, x, y, 0, 8/255, 2/255, 1, 1.0, seed=0))
+        assert torch.equal(im['feature_only'][a], fmd.protect(m, x, y, 0, 8/255, 2/255, 1, 0.0, seed=0))
+
+
+def test_transfer_matrix_names_unknown_layer_keys(pair, xy):
+    "A `layers` dict with names that are not models is refused with a ValueError listing them, sorted."
+    zoo = dict(zip('ab', pair))
+    x, y = xy
+    with pytest.raises(ValueError, match=r"^layers: names \['c', 'z'\] are not in models$"):
+        fmd.transfer_matrix(zoo, x, y, layers={'z': 0, 'a': 1, 'c': 0}, steps=1, progress=False)

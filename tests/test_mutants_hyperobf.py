@@ -543,3 +543,87 @@ def test_recognition_table_reports_progress_per_condition():
     ho.recognition_table(f, {'clean': {}, 'noise': noise}, [0], {'pixel': dict(protocol='pixel')}, repeats=1,
                          progress=lambda *a: calls.append(a))
     assert calls == [(1, 2, 'clean'), (2, 2, 'noise')]
+
+
+# --- survivors of sample 78 (notes/surv78-hyperobf.txt) ---
+
+def test_hypernet_each_generator_output_is_one_masknet_parameter(small_hn):
+    "Sec. 4.1: one generator per layer maps its code to that layer's weights and bias, scaled by the gain (gain x G(E(z))):\n    every output of G_l is exactly one parameter of the layer, so the layer's weights and bias together are G_l's outputs x gain."
+    z = torch.randn(2, small_hn.z_dim, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        p = small_hn(z)
+        codes = small_hn.mixer(z).view(2, len(ho.LAYERS), small_hn.code_dim)
+        for i, l in enumerate(ho.LAYERS):
+            g = small_hn.generators[l](codes[:, i]) * getattr(small_hn, f'gain_{l}')
+            got = torch.cat([p[f'{l}.weight'].flatten(1), p[f'{l}.bias'].flatten(1)], 1)
+            assert got.shape == g.shape
+            torch.testing.assert_close(got.sort(1).values, g.sort(1).values, atol=1e-6, rtol=1e-5)   # the same values, each used once
+
+
+def test_invnet_has_a_relu_between_its_layers():
+    "The notebook's InvNet: strided convolutions down, transposed convolutions up, ReLU between, a final convolution and a tanh."
+    import torch.nn as nn
+    inv = ho.InvNet(1, 2)
+    kinds = [type(m) for m in list(inv.enc) + list(inv.dec)]
+    convs = [i for i, k in enumerate(kinds) if k in (nn.Conv2d, nn.ConvTranspose2d)]
+    assert [kinds[i] for i in convs] == [nn.Conv2d] * 3 + [nn.ConvTranspose2d] * 2 + [nn.Conv2d]
+    assert all(kinds[i + 1] is nn.ReLU for i in convs[:-1]) and kinds[-1] is nn.Tanh
+
+
+def test_cloak_stats_counts_a_perturbation_exactly_at_the_clip():
+    "A pixel is at the clip when |delta| >= sat x rho_pixel: `sign_noise` moves every pixel by exactly rho_pixel, so with sat = 1\n    every pixel counts (float rounding of x + rho - x included)."
+    x = torch.full((2, 1, 12, 12), 0.5)
+    for rho in (8 / 255, 0.1, 0.125):
+        t = ho.cloak_stats(x, ho.sign_noise(x, rho, seed=0), rho_pixel=rho, border=2, sat=1.)
+        assert np.allclose(t.at_clip, 1) and np.allclose(t.at_clip_border, 1) and np.allclose(t.at_clip_inside, 1)
+
+
+def test_condition_claim_records_its_extra_params(rec, not_dry):
+    "`**params` (e.g. the attack) are recorded on the claim row, as with `grouped_claim` / `metrics.claim`."
+    tab = pd.DataFrame(_recognition_rows('gallery', [0.1] * 6, 'cloaked') + _recognition_rows('gallery', [0.9] * 6, 'original'))
+    ho.condition_claim(rec, tab, 'the cloak protects', 'cloaked', 'original', 'gallery', attack='invnet', users=6)
+    row = rec.frame().iloc[-1]
+    assert row.metric == 'claim' and row.attack == 'invnet' and row.users == 6 and row.protocol == 'gallery'
+
+
+def test_load_faces_olivetti_names_a_bad_count(monkeypatch):
+    "A count of 0 is not 'the default': the error names the argument (here Olivetti's n_public, n_train, n_test)."
+    from types import SimpleNamespace
+    x, y = torch.rand(40, 1, 4, 4), torch.arange(40) // 10
+    monkeypatch.setattr(ho.pdata, 'load', lambda *a, **k: SimpleNamespace(tensors=(x, y)))   # no Olivetti files needed
+    for name in ('n_public', 'n_train', 'n_test'):
+        with pytest.raises(ValueError, match=f'^{name}: expected an int >= 1'): ho.load_faces('olivetti', **{name: 0})
+
+
+def test_augment_faces_names_a_bad_seed():
+    x = torch.rand(2, 1, 8, 8)
+    with pytest.raises(ValueError, match='^seed: expected a seed in'): ho.augment_faces(x, 2, seed=-1)
+    with pytest.raises(TypeError, match='^seed: expected an int seed'): ho.augment_faces(x, 2, seed=0.5)
+
+
+def test_hypernet_names_a_bad_number_of_classes():
+    with pytest.raises(ValueError, match='^num_classes: expected an int >= 2'): ho.HyperNet(num_classes=1)
+    with pytest.raises(TypeError, match='^num_classes: expected an int'): ho.HyperNet(num_classes=2.5)
+
+
+def test_public_halves_names_a_public_identity_with_one_photo():
+    "by='image' halves need at least two photos of every public identity: the error names `faces` and the identity."
+    with pytest.raises(ValueError, match='^faces: public identity 0 has 1 image'): ho.public_halves(_toy_faces())   # one public photo each
+
+
+def test_faces_to_moves_every_tensor():
+    "`Faces.to(device)`: the same split with every tensor on `device` (the meta device shows each one moved)."
+    f = _toy_faces()
+    assert f.to('meta') is f and f.num_classes == 3
+    for k in ('public_x', 'public_y', 'train_x', 'train_y', 'test_x', 'test_y'): assert getattr(f, k).device.type == 'meta', k
+
+
+def test_hypernet_generate_refuses_seeds_that_are_not_a_list_and_says_what_it_got(small_hn):
+    for bad, kind in ((5, 'int'), ('12', 'str')):
+        with pytest.raises(TypeError, match=f'^seeds: expected a list of int seeds, got {kind}$'): small_hn.generate(seeds=bad)
+
+
+def test_hypernet_untrained_warning_points_at_the_callers_line(small_hn):
+    "The untrained-HyperNet warning is reported at the code that called `generate` (here this file), not inside privbook's module\n    (a wrapper around `generate`, such as mutmut's, may stand between: then it is reported there)."
+    with pytest.warns(UserWarning, match='untrained') as w: small_hn.generate(1, seed=0)
+    assert w[0].filename != ho.__file__

@@ -314,3 +314,81 @@ def test_confidence_distortion_refuses_non_tensors_with_the_type_it_got():
 
 def test_proportion_diff_says_pairs_need_as_many_outcomes():
     with pytest.raises(ValueError, match=r'^b: paired outcomes need as many values as a \(2\), got 3'): metrics.proportion_diff([0, 1], [0, 1, 1])
+
+
+# ---------------------------------------------------------------------------------------------- sample of surv78-metrics.txt
+def test_proportion_diff_reproduces_the_published_newcombe_interval():
+    """Fagerland, Lydersen and Laake, *Statistical Analysis of Contingency Tables* (2017), Sec. 8 (Cavo et al. 2012), as in
+    the notebook: 59 (1, 1), 6 (1, 0), 16 (0, 1), 80 (0, 0) pairs give -0.0621 [-0.1186, -0.0046] (Newcombe's square-and-add).
+    ad - bc = 4624 > n/2 = 80.5: the correlation term is Newcombe's corrected (ad - bc - n/2) / sqrt(...)."""
+    a, b = pairs(59, 6, 16, 80)
+    ci = metrics.proportion_diff(a, b)
+    assert (ci.est, ci.lo, ci.hi) == pytest.approx((-0.0621, -0.1186, -0.0046), abs=5e-5) and ci.n == 161
+
+
+def test_accuracy_of_predicted_labels():
+    "`pred` may be predicted labels N (docment) as well as logits N x K: the fraction equal to `y`."
+    y = torch.tensor([0, 1, 1, 2])
+    assert metrics.accuracy(torch.tensor([0, 1, 2, 2]), y) == 0.75
+    assert metrics.accuracy(torch.tensor([[2., 1, 0], [0, 3, 1], [0, 0, 1], [0, 1, 2]]), y) == 0.75   # argmax 0, 1, 2, 2
+
+
+def test_bootstrap_diff_refuses_groups_when_unpaired_by_name():
+    with pytest.raises(ValueError, match=r'^groups: only supported with paired=True'):
+        metrics.bootstrap_diff([0.1, 0.2], [0.3, 0.4, 0.5], paired=False, groups=[0, 1])
+
+
+def test_bootstrap_diff_unpaired_interval_is_the_central_level_of_the_resampled_differences():
+    """Percentile bootstrap: the ends are the (1 - level)/2 and (1 + level)/2 quantiles of the resampled differences.
+    a = [0, 1] against b = [0]: the resampled mean of a is 0, 0.5 or 1 with probabilities 1/4, 1/2, 1/4, so the central
+    40% (quantiles 0.3 and 0.7) is the single point 0.5, while the central 95% reaches both 0 and 1."""
+    ci = metrics.bootstrap_diff([0., 1.], [0.], paired=False, level=0.4)
+    assert (ci.est, ci.lo, ci.hi, ci.n, ci.level) == (0.5, 0.5, 0.5, 3, 0.4)
+    ci = metrics.bootstrap_diff([0., 1.], [0.], paired=False)
+    assert (ci.lo, ci.hi) == (0., 1.)
+
+
+def test_equivalence_hands_n_boot_to_the_bootstrap():
+    "`n_boot` of `equivalence` is the bootstrap's: a count outside [100, 10**6] is refused by name, not replaced by the default."
+    with pytest.raises(ValueError, match=r'^n_boot: expected an int in \[100, 10\*\*6\], got 50'):
+        metrics.equivalence([0.01, -0.02, 0.03, 0.0], 0.1, n_boot=50)
+
+
+def test_proportion_diff_with_groups_is_the_hull_of_newcombe_and_the_two_level_bootstrap():
+    """With `groups`, the interval is the hull of the score interval and the two-level bootstrap of the differences
+    (seeds, then pairs within them; notebook), with `n_boot` defaulting to 2000 (the signature)."""
+    sizes = np.arange(5, 15)                                           # group j: 5 + j pairs, so the resampled means
+    g, i = np.repeat(np.arange(10), sizes), np.concatenate([np.arange(s) for s in sizes])   # do not all share one grid
+    a, b = (i < g**2 / 8).astype(float), (i < 3).astype(float)         # group j: ceil(j^2 / 8) successes under A, 3 under B
+    ci, score, boot = metrics.proportion_diff(a, b, groups=g), metrics.proportion_diff(a, b), metrics.bootstrap_ci(a - b, g)
+    assert ci == metrics.proportion_diff(a, b, groups=g, n_boot=2000) and ci.est == score.est
+    # the groups differ far more than independent pairs would: both ends of the hull are the two-level bootstrap's
+    assert (ci.lo, ci.hi) == (boot.lo, boot.hi) and boot.lo < score.lo and boot.hi > score.hi
+
+
+def test_verdict_defaults_compare_with_zero():
+    "`than` defaults to 0 (the signature): an interval above 0 but below 1 is 'reproduced' for '>' and 'not reproduced' for '<'."
+    assert metrics.verdict(CI, '>') == 'reproduced' and metrics.verdict(CI, '<') == 'not reproduced'
+    assert metrics.verdict(Interval(-0.5, -0.8, -0.2, 10), '<') == 'reproduced'
+
+
+def test_recorded_claims_are_the_recorded_rows_plus_the_recomputed_verdict(rec, tmp_path):
+    "The rows come back with the recorded columns, one added (`verdict_recomputed`), numbered from 0."
+    metrics.hypothesis(rec, 'a stronger attacker breaks it', CI, '>')
+    metrics.claim(rec, 'above zero', CI, '>')
+    metrics.claim(rec, 'below zero', CI, '<')
+    df = read_results(tmp_path)
+    for out, metric in ((metrics.recorded_claims(df), 'claim'), (metrics.recorded_hypotheses(df), 'hypothesis')):
+        assert list(out.columns) == list(df.columns) + ['verdict_recomputed'] and list(out.index) == list(range(len(out)))
+        assert out.metric.eq(metric).all()
+    assert metrics.recorded_claims(df).verdict_recomputed.tolist() == ['reproduced', 'not reproduced']
+
+
+def test_bootstrap_ci_of_constant_values_is_exactly_the_value():
+    """No spread, no interval: constant measurements give [c, c] at the estimate itself (no rounding of resampled means,
+    notebook: a percentile bootstrap collapses to a point), so a constant 0.21 is 'not reproduced' below 0.21 and
+    'reproduced' within a zero band around it."""
+    for c in (0.21, 0.33, 0.42):
+        ci = metrics.bootstrap_ci(np.full(200, c))
+        assert ci.est == pytest.approx(c) and ci.lo == ci.est == ci.hi and ci.n == 200
+        assert metrics.verdict(ci, '<', ci.est) == 'not reproduced' and metrics.verdict(ci, '~', ci.est) == 'reproduced'

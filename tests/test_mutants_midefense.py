@@ -812,3 +812,99 @@ def test_train_ppf_is_silent_by_default(capsys):
 def test_classifier_names_num_classes_in_errors():
     "A classifier needs at least two classes; the error names num_classes."
     with pytest.raises(ValueError, match=r'^num_classes: expected an int >= 2, got 1'): M.Classifier(1)
+
+
+def test_mid_for_attacker_is_the_adaptive_attacker_of_mids_api(monkeypatch):
+    "mid_for's attacker is fine-tuned 'as adaptive_attacker': the same start, images, learning rate and batch order, so it equals adaptive_attacker against MID's confidence vectors."
+    monkeypatch.setattr(M, 'cached', lambda key, build, train, retrain=False: train(build()).eval())   # always train, never save
+    torch.manual_seed(0)
+    x, y = _images(12, 8, 16)
+    d = SimpleNamespace(sizes=dict(n_ft=8, ft_epochs=2, inv_lr=2e-3, bs=3, ndf=2, clf_epochs=1), attacker=M.Inversion(3, 1, 16, hidden=1),
+                        key={'seed': 0}, classifier=nn.Sequential(nn.Flatten(), nn.Linear(256, 3)), num_classes=3, image_size=16,
+                        private=(x, y % 3), aux=(_images(10, 9, 16)[0], torch.arange(10) % 3))
+    mid, att = M.mid_for(d)
+    ada = M.adaptive_attacker(d, {'test': 'mid'}, defense=lambda xb, c: torch.softmax(M.logits_of(mid, xb), 1))
+    assert not torch.equal(att.decoder[0].weight, d.attacker.decoder[0].weight)   # fine-tuned, not the standard attacker
+    for a, b in zip(att.state_dict().values(), ada.state_dict().values()): assert torch.equal(a, b)
+
+
+def test_setup_domain_seed_defaults_to_0(dom):
+    "setup_domain's seed defaults to 0 (its signature): the default domain has seed 0's splits and models, not seed 1's."
+    d0 = M.setup_domain('digits', 'smoke', seed=0, **TINY)          # cached with `dom` when the default is 0
+    (p1, _), _, _, _, _ = M._digits('smoke', None, 1, {**M.SIZES['digits']['smoke'], **TINY})
+    assert torch.equal(dom.private[0], d0.private[0]) and torch.equal(dom.eval[0], d0.eval[0]) and torch.equal(dom.aux[0], d0.aux[0])
+    assert not torch.equal(dom.private[0], p1)                          # seed 1 draws another private split
+    assert torch.equal(dom.classifier.fc[-1].weight, d0.classifier.fc[-1].weight)
+
+
+def test_cached_retrains_over_an_unreadable_file(tmp_path, monkeypatch):
+    "A truncated cache file is reported with a warning, then a fresh model is trained and saved over it; the next call loads it."
+    monkeypatch.setenv('PRIVBOOK_CACHE', str(tmp_path))
+    key = dict(what='test', domain='digits', scale='smoke')
+    def train(m):
+        with torch.no_grad(): m.weight.fill_(0.5)
+        return m
+    path = M._cache_path(key)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b'PK\x03\x04 truncated')
+    with pytest.warns(UserWarning, match='could not be loaded.*retraining'): m = M.cached(key, lambda: nn.Linear(2, 2), train)
+    assert isinstance(m, nn.Linear) and not m.training and torch.equal(m.weight, torch.full((2, 2), 0.5))
+    again = M.cached(key, lambda: nn.Linear(2, 2), lambda m: pytest.fail('retrained a readable cache file'))
+    assert torch.equal(again.weight, m.weight) and torch.equal(again.bias, m.bias)
+
+
+def test_paper_attacker_shows_progress_when_the_domain_asks(dom, monkeypatch, capsys):
+    "setup_domain(progress=True) draws the attacker's training bar ('inversion'); without it training is silent."
+    monkeypatch.setattr(M, 'cached', lambda key, build, train, retrain=False: train(build()).eval())   # always train, never save
+    for progress in (True, False):
+        torch.manual_seed(0)
+        M.paper_attacker(SimpleNamespace(**{**vars(dom), 'progress': progress}), epochs=1)
+        err = capsys.readouterr().err
+        assert ('inversion' in err) is progress, err
+
+
+def test_digits_refuses_an_empty_private_split(monkeypatch):
+    "n_private must be 1..N-1: 0 private images is an error naming n_private and the accepted range."
+    monkeypatch.setattr(M.pdata, 'load', fake_load)
+    sz = {**M.SIZES['digits']['smoke'], **TINY}
+    for bad in (0, 80):                                                  # the synthetic MNIST train split has 80 images
+        with pytest.raises(ValueError, match=r'^n_private: expected 1\.\.79 images, got ' + str(bad)): M._digits('smoke', None, 0, {**sz, 'n_private': bad})
+    assert len(M._digits('smoke', None, 0, {**sz, 'n_private': 1})[0][0]) == 1
+
+
+def test_reconstruct_names_both_shapes_when_they_differ():
+    "An inversion model whose output shape differs from x is a ValueError naming x and both image shapes."
+    inv = M.Inversion(K, 1, 8, hidden=0)
+    with pytest.raises(ValueError, match=r'^x: inversion reconstructs shape \(1, 8, 8\), x has shape \(1, 16, 16\)'):
+        M._reconstruct(inv, torch.softmax(torch.zeros(2, K), 1), torch.rand(2, 1, 16, 16))
+
+
+def test_train_ppf_names_aux_x_in_errors():
+    "Bad auxiliary images are an error that names aux_x."
+    with pytest.raises(ValueError, match=r'^aux_x: expected values in \[0,1\]'):
+        M.train_ppf(nn.Sequential(nn.Flatten(), nn.Linear(64, K)), 2 + torch.rand(4, 1, 8, 8), FixedAdversary(), epochs=1)
+
+
+def test_record_logs_the_log_loss():
+    "record logs the nll (mean log loss) of every row with its interval."
+    g = torch.Generator().manual_seed(0)
+    t = M.summarize({'None': _m(1 + torch.rand(30, generator=g), torch.rand(30, generator=g))}, np.repeat([0, 1, 2], 10), n_boot=100)
+    rec = Rec()
+    M.record(rec, t)
+    nll = [(v, kw) for name, v, kw in rec.rows if name == 'nll']
+    assert len(nll) == 1 and nll[0][0] == t.loc['None', 'nll'] and nll[0][1]['ci_low'] == t.loc['None', 'nll_lo'] and nll[0][1]['ci_high'] == t.loc['None', 'nll_hi']
+
+
+def test_inversion_depth_error_states_the_largest_depth():
+    "Too many hidden layers for the image size is an error stating the maximum (attacker_hidden: 3 for 32x32)."
+    with pytest.raises(ValueError, match=r'^hidden: at most 3 for image_size 32, got 4'): M.Inversion(K, 1, 32, hidden=4)
+
+
+def test_gate_figure_shows_its_title():
+    "gate_figure puts `title` above the panels."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    part = {k: torch.full((4,), v, dtype=torch.float64) for k, v in (('inversion', .01), ('oracle', .05), ('mean_aux', .06), ('grey', .08))}
+    fig = M.gate_figure({'digits': [part]}, title='gate of run 7')
+    try: assert fig._suptitle is not None and fig._suptitle.get_text() == 'gate of run 7'
+    finally: plt.close(fig)
