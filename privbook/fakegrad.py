@@ -384,7 +384,7 @@ class DeepFool(torchattacks.attack.Attack):
     "DeepFool as in its paper and the authors' code: overshoot on the total perturbation, top-`candidates` classes."
     def __init__(self, model:nn.Module, # the attacked classifier (logits)
                  steps:int=50, # at most this many linearisation steps
-                 overshoot:float=0.02, # eta: the adversarial image is x_0 + (1 + eta) r_tot
+                 overshoot:float=0.02, # eta > 0: the adversarial image is x_0 + (1 + eta) r_tot
                  candidates:int=10, # classes examined per step: the largest outputs of the current image
                  batch:int=16, # images linearised at once (memory: one forward graph of `batch` images)
                  clip:bool=True, # keep the adversarial image in [0,1]
@@ -514,7 +514,7 @@ def deepfool_eval(attacked:nn.Module, # the model the attacker runs DeepFool on
                   x:torch.Tensor, # images in [0,1]
                   y:torch.Tensor, # true labels
                   steps:int=50, # DeepFool iterations
-                  overshoot:float=0.02, # DeepFool overshoot eta (on the total perturbation)
+                  overshoot:float=0.02, # DeepFool overshoot eta > 0 (on the total perturbation)
                   candidates:int=10, # candidate classes per step
                   batch:int=16, # images linearised at once
                  )->dict:
