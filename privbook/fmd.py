@@ -414,9 +414,11 @@ def finetune(model:nn.Module, # the unauthorized model (left unchanged)
     check_labels(y, len(x), 'y', num_classes=getattr(model, 'num_classes', None))
     check_positive(epochs, 'epochs', integer=True, minimum=1)
     check_positive(lr, 'lr')
+    w = next(model.parameters(), None)
+    if w is None: raise ValueError(f"model: {type(model).__name__} has no parameters to fine-tune")
     m = copy.deepcopy(model)
     for p in m.parameters(): p.requires_grad_(True)
-    with seeded(seed, next(m.parameters()).device):  # dropout draws are seeded without touching the caller's RNG
+    with seeded(seed, w.device):  # dropout draws are seeded without touching the caller's RNG
         return pmodels.fit(m, torch.utils.data.TensorDataset(x, y), epochs=epochs, lr=lr, batch_size=batch_size, seed=seed, progress=False)
 
 # %% ../nbs/10_fmd.ipynb #ba10da33

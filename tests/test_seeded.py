@@ -54,3 +54,8 @@ def test_seeded_methods_leave_the_callers_cuda_generator_alone(name, dev):
     before = torch.cuda.get_rng_state()
     run(0)
     assert torch.equal(torch.cuda.get_rng_state(), before)
+
+
+def test_finetune_names_a_model_without_parameters():
+    x, y = _data()
+    with pytest.raises(ValueError, match='^model: Flatten has no parameters to fine-tune'): fmd.finetune(nn.Flatten(), x, y, epochs=1)
