@@ -4,7 +4,7 @@
 
 # %% ../nbs/20_hyperobf.ipynb #60b955c9
 from __future__ import annotations
-import copy, math, secrets, warnings
+import copy, dataclasses, math, secrets, warnings
 from dataclasses import dataclass, field
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from pytorch_msssim import ssim as _ssim
@@ -17,8 +17,9 @@ __all__ = ['STRUCTURES', 'LAYERS', 'PROTOCOLS', 'BASELINES', 'READINGS', 'MAX_BY
            'gate_invnets', 'Faces', 'load_faces', 'faces_for_scale', 'train_recognizer', 'pretrain_extractor', 'embed',
            'attack_success', 'HyperNet', 'train_ensemble', 'ensemble_accuracy', 'train_masknet', 'mc_dropout',
            'kl_diversity', 'weight_spread', 'noise_pairs', 'random_masknet', 'random_bank', 'augment_faces',
-           'public_halves', 'sign_noise', 'cloak_stats', 'cloak_users', 'recognition_table', 'mix_inversion',
-           'off_diagonal', 'summary', 'unit_outcomes', 'condition_claim', 'grouped_claim', 'gate_recognizers']
+           'public_halves', 'sign_noise', 'cloak_stats', 'cloak_users', 'recognition_table', 'clean_folds',
+           'fold_table', 'mix_inversion', 'off_diagonal', 'summary', 'unit_outcomes', 'condition_claim',
+           'grouped_claim', 'gate_recognizers']
 
 # %% ../nbs/20_hyperobf.ipynb #504376bb
 STRUCTURES = {1: dict(c1=16, c2=32, d=256), 2: dict(c1=16, c2=32, d=128), 3: dict(c1=32, c2=32, d=256)}
@@ -1019,6 +1020,33 @@ def recognition_table(faces:Faces, # the identity split
         if progress: progress(c + 1, len(conditions), name)
     return pd.DataFrame(rows)
 
+def clean_folds(faces:Faces)->list:
+    "`faces` and its rotations: each private identity's photos (training, then test) split again so that every photo is a test photo in exactly one fold, each fold with the split's number of training and test photos per identity (fewer test photos in the last one where they do not divide); fold 0 is `faces` itself."
+    C = faces.num_classes
+    ntr, nte = (torch.bincount(y, minlength=C) for y in (faces.train_y, faces.test_y))
+    if ntr.unique().numel() != 1 or nte.unique().numel() != 1 or int(nte[0]) < 1:
+        raise ValueError(f"faces: clean_folds needs the same number of training and of test photos (>= 1) of every private identity, got {sorted(set(ntr.tolist()))} and {sorted(set(nte.tolist()))}")
+    a, b = int(ntr[0]), int(nte[0])
+    by_id = lambda x, y, k: x[torch.argsort(y, stable=True)].unflatten(0, (C, k))   # identity x photo x C x H x W
+    xs = torch.cat([by_id(faces.train_x, faces.train_y, a), by_id(faces.test_x, faces.test_y, b)], 1)
+    ids = torch.arange(C, device=faces.train_y.device)
+    folds = [faces]
+    for s in range(0, a, b):   # positions s..s+b-1 of the training photos become the test photos
+        te = list(range(s, min(s + b, a)))
+        tr = [i for i in range(a + b) if i not in te][:a]
+        folds.append(dataclasses.replace(faces, train_x=xs[:, tr].flatten(0, 1), train_y=ids.repeat_interleave(len(tr)),
+                                         test_x=xs[:, te].flatten(0, 1), test_y=ids.repeat_interleave(len(te))))
+    return folds
+
+def fold_table(folds:list, # `clean_folds(faces)`
+               protocols:dict, # as in `recognition_table`
+               repeats:int=3, seed:int=0)->'pd.DataFrame':
+    "`recognition_table`'s clean condition on every fold, every private identity a target (a `fold` column): each clean private photo is a probe once. What `gate_recognizers` scores."
+    import pandas as pd
+    if not folds: raise ValueError("folds: expected the folds of `clean_folds`, got none")
+    t = pd.concat([recognition_table(f, {'clean': {}}, list(range(f.num_classes)), protocols, repeats, seed).assign(fold=i) for i, f in enumerate(folds)], ignore_index=True)
+    return t[t.user.astype(str) != '_others'].reset_index(drop=True)   # every identity is a target: no others
+
 def mix_inversion(masknets:MaskNets|dict, # user i has MaskNet i, the attacker of column j holds MaskNet j; a dict {name: bank} shares recognizers
                   faces:Faces, targets:list|None=None, # private identities of the users (default 0..n-1, then n..2n-1 for a second bank, ...)
                   cloak_kw:dict|None=None, inv_kw:dict|None=None, rec_kw:dict|None=None,
@@ -1073,11 +1101,11 @@ def _target_rows(tab, condition, protocol, others:bool=False):
     return d
 
 def _clean_probes(tab, clean, protocol)->np.ndarray:
-    "Recognizers (training seed, repeat) x the clean test photos of every private identity: 0/1 outcomes; a deterministic recognizer's identical runs (dlib's, per training seed) counted once."
+    "Recognizers (training seed, repeat) x the clean test photos of every private identity (of every fold of a `fold_table`): 0/1 outcomes; a deterministic recognizer's identical runs (dlib's, per training seed) counted once."
     d = _target_rows(tab, clean, protocol, others=True)
     d = d.assign(user=d.user.astype(str))
     cells = [k for k in ('train_seed', 'repeat') if k in d]
-    m = unit_outcomes(d, cells + ['user']).unstack(cells).to_numpy().T
+    m = unit_outcomes(d, cells + [k for k in ('fold',) if k in d] + ['user']).unstack(cells).to_numpy().T
     if np.isnan(m).any(): raise ValueError(f"tab: the recognizers of {protocol!r} were not scored on the same probes")
     return np.unique(m, axis=0)
 
@@ -1132,8 +1160,8 @@ def grouped_claim(rec, # a `core.Recorder`
     return out
 
 def gate_recognizers(rec, # a `core.Recorder`
-                     tab:'pd.DataFrame', # a `recognition_table` with the learned protocols and the baselines ('pixel', 'eigen')
-                     clean, # the condition with every user's clean photos
+                     tab:'pd.DataFrame', # a `fold_table` (or a `recognition_table`) with the learned protocols and the baselines ('pixel', 'eigen')
+                     clean, # the condition with every user's clean photos ('clean' in a `fold_table`)
                      seed:int=0, **params)->dict:
     "Gate each learned recognizer: the share of clean probes of every private identity it identifies (`metrics.proportion_ci`: Wilson's interval joined with the bootstrap over recognizers) above the better baseline's; a gate row each; {protocol: None if passed else the reason}."
     missing = [p for p in BASELINES if p not in set(tab.protocol)]

@@ -386,3 +386,68 @@ def test_gate_counts_every_identity_and_a_deterministic_recognizer_once(tmp_path
     assert gates.loc['dlib', 'n'] == 12 and gates.loc['scratch', 'n'] == 36
     assert gates.loc['dlib', 'than'] == pytest.approx(10 / 12)                      # pixel (10 of 12) is the better baseline
     assert out['dlib'] is not None and '1 [0.7575, 1]' in out['dlib']               # 12 of 12 cannot show more than 10 of 12 at 95%
+
+
+# --- the recognizers' competence gate scores every clean private photo once (`clean_folds`), not only the split's test photos
+
+def _gate_tab(n_users, n_probes, base_hits, rec_hits):
+    "A clean-condition table: the 'pixel' baseline recognizes `base_hits` of the probes, 'eigen' none, 'dlib' `rec_hits`."
+    import pandas as pd
+    rows = []
+    for p, k in (('pixel', base_hits), ('eigen', 0), ('dlib', rec_hits)):
+        flat = [int(i < k) for i in range(n_users * n_probes)]
+        rows += [dict(condition=('clean',), protocol=p, repeat=0, user=u, accuracy=0., hits=tuple(flat[u*n_probes:(u+1)*n_probes])) for u in range(n_users)]
+    return pd.DataFrame(rows)
+
+
+def test_gate_on_one_split_cannot_pass_a_perfect_recognizer(tmp_path):
+    "The defect `clean_folds` fixes: on 25 identities x 3 test photos a recognizer right on all 75 cannot beat a baseline right on 72 (Wilson's lower end 0.951 < 0.96); on all 250 photos it can."
+    from privbook.core import Recorder
+    rec = Recorder(tmp_path, 'x')
+    assert ho.gate_recognizers(rec, _gate_tab(25, 3, 72, 75), 'clean')['dlib'] is not None
+    assert ho.gate_recognizers(rec, _gate_tab(25, 10, 240, 250), 'clean')['dlib'] is None
+
+
+@pytest.fixture(scope='module')
+def small_faces():
+    return ho.load_faces('mnist5k', n_public=4, n_private=4, n_train=5, n_test=2)
+
+
+def test_clean_folds_test_every_photo_once_with_the_splits_sizes(small_faces):
+    f = small_faces
+    folds = ho.clean_folds(f)
+    assert folds[0] is f and len(folds) == 1 + 3                                    # 5 training photos in test folds of 2: 2, 2, 1
+    key = lambda x: [tuple(r) for r in x.flatten(1).tolist()]
+    label = dict(zip(key(torch.cat([f.train_x, f.test_x])), torch.cat([f.train_y, f.test_y]).tolist()))
+    tested = [k for g in folds for k in key(g.test_x)]
+    assert sorted(tested) == sorted(label) and len(set(tested)) == len(tested)     # every photo a probe exactly once
+    for g in folds:
+        assert torch.bincount(g.train_y).tolist() == [5] * 4                        # the split's 5 training photos of each identity
+        assert not set(key(g.train_x)) & set(key(g.test_x))                         # never a probe of its own fold
+        for x, y in ((g.train_x, g.train_y), (g.test_x, g.test_y)):
+            assert [label[k] for k in key(x)] == y.tolist()                         # each photo keeps its identity
+        assert torch.equal(g.public_x, f.public_x) and g.num_classes == f.num_classes
+    assert [len(g.test_x) for g in folds] == [8, 8, 8, 4]
+
+
+def test_clean_folds_needs_equal_counts_per_identity(small_faces):
+    f = small_faces
+    odd = ho.Faces(f.public_x, f.public_y, f.train_x[1:], f.train_y[1:], f.test_x, f.test_y, f.num_classes, 'odd')
+    with pytest.raises(ValueError, match='^faces: clean_folds needs'):
+        ho.clean_folds(odd)
+
+
+def test_fold_table_scores_every_identity_on_every_fold_and_the_gate_counts_them(small_faces, tmp_path):
+    from privbook.core import Recorder
+    folds = ho.clean_folds(small_faces)
+    tab = ho.fold_table(folds, {p: dict(protocol=p) for p in ('pixel', 'eigen', 'scratch')}, repeats=1)
+    assert sorted(set(tab.fold)) == [0, 1, 2, 3] and '_others' not in set(tab.user.astype(str))
+    assert len(tab) == 3 * 4 * 4                                                      # protocols x folds x identities
+    pix = tab[tab.protocol == 'pixel']
+    assert sum(len(h) for h in pix.hits) == 28                                       # 4 identities x 7 photos, each once
+    assert ho._clean_probes(tab, 'clean', 'pixel').shape == (1, 28)
+    rec = Recorder(tmp_path, 'x')
+    ho.gate_recognizers(rec, tab, 'clean')
+    assert rec.frame().query("metric == 'gate'").iloc[-1].n == 28
+    with pytest.raises(ValueError, match='^folds:'):
+        ho.fold_table([], {'pixel': dict(protocol='pixel')})
