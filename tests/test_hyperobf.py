@@ -435,6 +435,9 @@ def test_clean_folds_needs_equal_counts_per_identity(small_faces):
     odd = ho.Faces(f.public_x, f.public_y, f.train_x[1:], f.train_y[1:], f.test_x, f.test_y, f.num_classes, 'odd')
     with pytest.raises(ValueError, match='^faces: clean_folds needs'):
         ho.clean_folds(odd)
+    none = ho.Faces(f.public_x, f.public_y, f.train_x, f.train_y, f.test_x[:0], f.test_y[:0], f.num_classes, 'no test photos')
+    with pytest.raises(ValueError, match='^faces: clean_folds needs'):
+        ho.clean_folds(none)
 
 
 def test_fold_table_scores_every_identity_on_every_fold_and_the_gate_counts_them(small_faces, tmp_path):
